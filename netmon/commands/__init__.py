@@ -1,0 +1,1 @@
+"""Subcommands of ``netmon``: one module each, with ``register(subparsers)``."""

@@ -1,0 +1,1 @@
+"""netmon/simulator."""

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: free loopback ports and real processes started and stopped."""
