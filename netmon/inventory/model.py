@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -284,3 +285,33 @@ class Inventory(Frozen):
 
     def profile(self, name: str) -> CredentialProfile | None:
         return next((p for p in self.profiles if p.name == name), None)
+
+    # Effective per-device settings: the device's own value, else the inventory default.
+
+    def port_of(self, device: Device) -> int:
+        return device.snmp_port if device.snmp_port is not None else self.defaults.snmp_port
+
+    def interval_of(self, device: Device) -> float:
+        if device.poll_interval is not None:
+            return device.poll_interval
+        return self.defaults.poll_interval
+
+    def profile_of(self, device: Device) -> CredentialProfile:
+        """The credential profile the device uses (the loader guarantees it exists)."""
+        name = device.credentials or self.defaults.credentials
+        profile = self.profile(name) if name is not None else None
+        if profile is None:
+            raise LookupError(f"device {device.name}: no credential profile {name!r}")
+        return profile
+
+    @cached_property
+    def _device_index(self) -> dict[str, tuple[PlacedSite, Device]]:
+        return {d.name: (ps, d) for ps, d in self.devices()}
+
+    def device(self, name: str) -> Device | None:
+        """The device called ``name`` (built once, on first use)."""
+        found = self._device_index.get(name)
+        return found[1] if found else None
+
+    def site(self, code: str) -> PlacedSite | None:
+        return next((ps for ps in self.sites if ps.site.code == code), None)

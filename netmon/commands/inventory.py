@@ -1,0 +1,168 @@
+"""``netmon inventory check|show|generate``: validate, summarise or (re)generate the inventory."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "inventory",
+        help="check, summarise or generate the inventory",
+        description="Work with the YAML inventory (one file per province).",
+    )
+    isub = p.add_subparsers(dest="inventory_command", metavar="ACTION", required=True)
+    c = isub.add_parser(
+        "check",
+        help="report every mistake as file:line:column",
+        description="Load and cross-check the inventory; exit 1 if anything is wrong.",
+    )
+    c.add_argument(
+        "path",
+        nargs="?",
+        help="inventory directory (default: $NETMON_INVENTORY or the repository's inventory/)",
+    )
+    c.set_defaults(func=check)
+    s = isub.add_parser(
+        "show",
+        help="counts per region and province, platform mix, topology",
+        description="Summarise a valid inventory.",
+    )
+    s.add_argument("path", nargs="?", help="inventory directory")
+    s.set_defaults(func=show)
+    g = isub.add_parser(
+        "generate",
+        help="write a first version from geothai + coordinates.csv",
+        description="Generate the inventory (77 province files) into DIR.",
+    )
+    g.add_argument("--out", required=True, type=Path, help="directory to write into")
+    g.set_defaults(func=generate)
+
+
+def _root(arg: str | None) -> Path:
+    from netmon.inventory.loader import default_inventory_path
+
+    return Path(arg) if arg else default_inventory_path()
+
+
+def _display(file: str) -> str:
+    """The path relative to the working directory when it lies below it."""
+    try:
+        return os.path.relpath(file) if Path(file).resolve().is_relative_to(Path.cwd()) else file
+    except ValueError:
+        return file
+
+
+def check(args: argparse.Namespace) -> int:
+    from netmon.errors import InventoryError
+    from netmon.inventory.loader import iter_files, load_inventory
+
+    root = _root(args.path)
+    try:
+        inv = load_inventory(root)
+    except InventoryError as exc:
+        for p in exc.problems:
+            print(f"{_display(p.file)}:{p.line}:{p.column}: {p.message}")
+        files = len({p.file for p in exc.problems})
+        n = len(exc.problems)
+        print(
+            f"inventory has {n} problem{'s' if n != 1 else ''} in {files} "
+            f"file{'s' if files != 1 else ''}: nothing was changed",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"inventory OK: {len(inv.sites)} sites, {len(inv.devices())} devices, "
+        f"{len(inv.links())} links in {len(iter_files(root))} files"
+    )
+    return 0
+
+
+def show(args: argparse.Namespace) -> int:
+    from netmon.errors import InventoryError
+    from netmon.inventory.loader import load_inventory
+    from netmon.inventory.model import SiteKind
+    from netmon.inventory.topology import Topology
+
+    root = _root(args.path)
+    try:
+        inv = load_inventory(root)
+    except InventoryError as exc:
+        print(f"{exc}\nthe inventory has problems: run `netmon inventory check`", file=sys.stderr)
+        return 1
+    topo = Topology.build(inv)
+    region_of = {p.code: p.region.value for p in inv.provinces}
+    rows: dict[str, Counter[str]] = {}
+    names = {p.code: p.name_en for p in inv.provinces}
+    for ps in inv.sites:
+        code = ps.province.code
+        c = rows.setdefault(code, Counter())
+        c["sites"] += 1
+        c["devices"] += len(ps.site.devices)
+        c["links"] += len(ps.site.links)
+        c["dual"] += ps.site.kind is not SiteKind.centre and topo.is_dual_homed(ps.site.code)
+    head = f"{'province':<32} {'region':<10} {'sites':>5} {'devices':>7} {'links':>5} {'dual':>4}"
+    print(head)
+    print("-" * len(head))
+    by_region: dict[str, Counter[str]] = {}
+    for code in sorted(rows, key=lambda c: (region_of.get(c, "central"), c)):
+        c = rows[code]
+        region = region_of.get(code, "central")
+        by_region.setdefault(region, Counter()).update(c)
+        label = f"{code} {names.get(code, '?')}"
+        print(
+            f"{label:<32} {region:<10} {c['sites']:>5} {c['devices']:>7} {c['links']:>5} "
+            f"{c['dual']:>4}"
+        )
+    print()
+    print(f"{'region':<43} {'sites':>5} {'devices':>7} {'links':>5} {'dual':>4}")
+    total: Counter[str] = Counter()
+    for region, c in sorted(by_region.items()):
+        total.update(c)
+        print(f"{region:<43} {c['sites']:>5} {c['devices']:>7} {c['links']:>5} {c['dual']:>4}")
+    print(
+        f"{'total':<43} {total['sites']:>5} {total['devices']:>7} {total['links']:>5} "
+        f"{total['dual']:>4}"
+    )
+    devices = [d for _, d in inv.devices()]
+    default = inv.defaults.credentials
+    for title, counter in (
+        ("platforms", Counter(d.platform.value for d in devices)),
+        ("roles", Counter(d.role.value for d in devices)),
+        ("methods", Counter("+".join(m.value for m in d.methods) for d in devices)),
+        ("credentials", Counter(d.credentials or f"{default} (default)" for d in devices)),
+        ("site kinds", Counter(ps.site.kind.value for ps in inv.sites)),
+    ):
+        mix = ", ".join(f"{k} {v}" for k, v in counter.most_common())
+        print(f"\n{title}: {mix}")
+    depth = Counter(topo.depth(d.name) for d in devices)
+    print(
+        "\ntopology depth (hops from a centre core): "
+        + ", ".join(f"{k}: {v} devices" for k, v in sorted(depth.items()))
+    )
+    kinds = Counter(ps.site.kind.value for ps in inv.sites)
+    print(
+        f"centre -> {kinds['province']} provincial hubs -> {kinds['district']} districts "
+        f"(deepest path {max(depth)} hops)"
+    )
+    dual = [
+        ps.site.code
+        for ps in inv.sites
+        if ps.site.kind is not SiteKind.centre and topo.is_dual_homed(ps.site.code)
+    ]
+    print(f"dual-homed sites ({len(dual)}): {', '.join(dual)}")
+    return 0
+
+
+def generate(args: argparse.Namespace) -> int:
+    from netmon.inventory.generate import generate as write
+
+    files, sites = write(args.out)
+    print(f"wrote {files} files ({sites} sites) into {args.out}")
+    print(f"check it with: netmon inventory check {args.out}")
+    return 0
