@@ -1,0 +1,185 @@
+"""The running collector: inventory (with hot reload) + scheduler + SNMP collector + /metrics.
+
+Reloads come from SIGHUP or from a change of any inventory file (mtimes polled every few
+seconds). A broken edit keeps the last good inventory running, logs every file:line problem
+and sets ``netmon_inventory_reload_success`` to 0; devices that did not change keep their
+state and schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from collector.model import DeviceState, Target
+from collector.profiles import Profiles, load_profiles
+from collector.scheduler import DEFAULT_CONCURRENCY, Scheduler
+from collector.snmp_collector import SnmpCollector
+from collector.snmp_transport import PysnmpEngine, PysnmpTransport, auth_data
+from collector.targets import targets_from_inventory
+from collector.transport import SnmpTransport
+from exporters.exposition import render_text
+from exporters.families import FamilyBuilder, ReloadStatus
+from exporters.http import SELF, MetricsServer
+from netmon.errors import ConfigError, InventoryError
+from netmon.inventory.model import Inventory
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 2.0
+
+
+def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
+    def make(target: Target) -> SnmpTransport:
+        profile = target.profile
+        if profile is None or profile.snmp is None:
+            raise ConfigError(f"{target.name}: no SNMP credential profile")
+        return PysnmpTransport(
+            engine, target.address, target.port, auth_data(profile), profile.snmp_timing
+        )
+
+    return make
+
+
+def inventory_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when an admin edits, adds or removes an inventory file."""
+    out = []
+    for f in sorted(path.rglob("*.yaml")):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        out.append((str(f), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+class Service:
+    def __init__(
+        self,
+        inventory_path: Path,
+        *,
+        port_override: int | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        profiles: Profiles | None = None,
+        load: Callable[[Path], Inventory] | None = None,
+        watch_interval: float = WATCH_INTERVAL,
+    ) -> None:
+        self.inventory_path = inventory_path
+        self.port_override = port_override
+        self.profiles = profiles or load_profiles()
+        self.engine = PysnmpEngine()
+        self.collector = SnmpCollector(self.profiles, pysnmp_factory(self.engine))
+        self.scheduler = Scheduler(self.collector, concurrency=concurrency)
+        self.families = FamilyBuilder(self.profiles)
+        self.reload_status: ReloadStatus | None = None
+        self.inventory: Inventory | None = None
+        self._load = load or _default_loader()
+        self._watch_interval = watch_interval
+        self._signature = inventory_signature(inventory_path)
+        self._reload_requested = asyncio.Event()
+
+    # --- inventory ----------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Load the inventory and apply it; on error keep the last good one."""
+        self._signature = inventory_signature(self.inventory_path)
+        try:
+            inv = await asyncio.to_thread(self._load, self.inventory_path)
+        except InventoryError as exc:
+            for problem in exc.problems:
+                log.error("inventory: %s", problem)
+            self._set_status(False, f"{len(exc.problems)} problem(s)")
+            return False
+        except Exception as exc:  # unreadable directory and the like
+            log.error("inventory: %s", exc)
+            self._set_status(False, str(exc))
+            return False
+        targets = targets_from_inventory(inv, port_override=self.port_override)
+        added, removed, changed = self.scheduler.set_targets(targets)
+        self.families.forget_missing(targets)
+        self.inventory = inv
+        log.info(
+            "inventory: %d devices (%d added, %d removed, %d changed)",
+            len(targets),
+            added,
+            removed,
+            changed,
+        )
+        self._set_status(True, "")
+        return True
+
+    def _set_status(self, ok: bool, message: str) -> None:
+        self.reload_status = ReloadStatus(ok, time.time(), len(self.scheduler.states), message)
+
+    def request_reload(self) -> None:
+        self._reload_requested.set()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with asyncio.timeout(self._watch_interval):
+                    await self._reload_requested.wait()
+            except TimeoutError:
+                pass
+            if stop.is_set():
+                return
+            if self._reload_requested.is_set():
+                self._reload_requested.clear()
+                await self.reload()
+                continue
+            sig = await asyncio.to_thread(inventory_signature, self.inventory_path)
+            if sig != self._signature:
+                log.info("inventory: files changed, reloading")
+                await self.reload()
+
+    # --- exposition ---------------------------------------------------------------------
+
+    def states(self, province: str | None = None) -> list[DeviceState]:
+        states = list(self.scheduler.states.values())
+        if province is not None:
+            states = [s for s in states if s.target.label("province_code") == province]
+        return states
+
+    def render(self, province: str | None = None) -> bytes:
+        if province is None:
+            fams = self.families.families(self.states(), self.scheduler.stats(), self.reload_status)
+        elif province == SELF:
+            fams = self.families.families([], self.scheduler.stats(), self.reload_status)
+        else:
+            fams = self.families.families(self.states(province))
+        return render_text(fams)
+
+    # --- running ------------------------------------------------------------------------
+
+    async def run(
+        self, host: str, port: int, stop: asyncio.Event, ready: Callable[[int], None] | None = None
+    ) -> int:
+        """Load the inventory, serve /metrics and poll until ``stop``; returns an exit code."""
+        if not await self.reload():
+            log.error("inventory: cannot start without a valid inventory")
+            return 2
+        server = MetricsServer(self.render)
+        try:
+            bound = await server.start(host, port)
+        except OSError as exc:
+            log.error("cannot listen on %s:%d: %s", host, port, exc.strerror)
+            self.engine.close()
+            return 2
+        log.info("serving /metrics on http://%s:%d/metrics", host, bound)
+        if ready is not None:
+            ready(bound)
+        try:
+            await asyncio.gather(self.scheduler.run(stop), self._watch(stop))
+        finally:
+            await server.close()
+            self.engine.close()
+        return 0
+
+
+def _default_loader() -> Callable[[Path], Inventory]:
+    from netmon.inventory.loader import load_inventory
+
+    return load_inventory

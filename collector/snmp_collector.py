@@ -1,0 +1,214 @@
+"""The SNMP collector: one full poll of a device per call, with slow columns cached.
+
+Per poll: one GET of the system scalars, one multi-column walk of the per-cycle interface
+columns (plus the cached columns when the cache is stale), one walk of the platform's vendor
+tables. The label columns (ifName, ifDescr, ifAlias) and slow gauges (ifHighSpeed, ifType)
+are refreshed hourly, after a reboot (sysUpTime went backwards), or when ifNumber or
+ifTableLastChange change: the peers' pain point "no caching of ifName/ifAlias".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from collector.model import InterfaceTable, PollResult, StatusResult, Target, VendorSample
+from collector.profiles import Profiles
+from collector.transport import Missing, SnmpGarbage, SnmpNoSuchObject, SnmpTransport, Value
+
+CACHE_TTL = 3600.0
+TransportFactory = Callable[[Target], SnmpTransport]
+
+
+@dataclass(slots=True)
+class _Cache:
+    fetched_at: float
+    uptime: int
+    if_number: int | None
+    if_table_last_change: int | None
+    labels: dict[str, dict[str, str]]
+    cached: dict[str, dict[str, int]]
+    by_name: dict[str, str] = field(default_factory=dict)  # ifName -> ifIndex
+
+
+def _int(name: str, value: Value) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise SnmpGarbage(f"{name}: expected a number, got {value!r}")
+
+
+def _index_order(index: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in index.split(".")) if index else ()
+
+
+class SnmpCollector:
+    """Implements the scheduler's Collector protocol over any SnmpTransport."""
+
+    def __init__(
+        self,
+        profiles: Profiles,
+        transport_for: TransportFactory,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        cache_ttl: float = CACHE_TTL,
+    ) -> None:
+        self.profiles = profiles
+        self._transport_for = transport_for
+        self._transports: dict[str, tuple[Target, SnmpTransport]] = {}
+        self._caches: dict[str, _Cache] = {}
+        self._clock = clock
+        self._cache_ttl = cache_ttl
+        ifp = profiles.interfaces
+        self._metric_oids = {m.oid: m.name for m in ifp.metrics}
+        self._cached_oids = {m.oid: m.name for m in ifp.cached_metrics}
+        self._label_oids = {lc.oid: lc.name for lc in ifp.labels}
+
+    def transport(self, target: Target) -> SnmpTransport:
+        # A changed target (address, credentials) gets a new transport; the cache survives.
+        held = self._transports.get(target.name)
+        if held is None or held[0] != target:
+            held = (target, self._transport_for(target))
+            self._transports[target.name] = held
+        return held[1]
+
+    def forget(self, name: str) -> None:
+        """Drop a device's transport and cache (it left the inventory)."""
+        self._transports.pop(name, None)
+        self._caches.pop(name, None)
+
+    def _stale(
+        self, cache: _Cache | None, uptime: int, if_number: int | None, iflc: int | None
+    ) -> tuple[bool, bool]:
+        """(refresh the cache?, did the device reboot?)"""
+        if cache is None:
+            return True, False
+        rebooted = uptime < cache.uptime
+        stale = (
+            rebooted
+            or self._clock() - cache.fetched_at >= self._cache_ttl
+            or if_number != cache.if_number
+            or iflc != cache.if_table_last_change
+        )
+        return stale, rebooted
+
+    async def collect(self, target: Target) -> PollResult:
+        transport = self.transport(target)
+        sys_oids = self.profiles.system
+        names = ["sysUpTime", "sysName", "sysDescr", "sysObjectID", "ifNumber", "ifTableLastChange"]
+        answers = await transport.get(sys_oids.oids())
+        varbinds = len(answers)
+        system: dict[str, int | str] = {}
+        for name, (_, value) in zip(names, answers, strict=True):
+            if isinstance(value, Missing):
+                if name == "sysUpTime":
+                    raise SnmpNoSuchObject(f"sysUpTime.0: {value.value}")
+                continue
+            system[name] = value
+        uptime = _int("sysUpTime", system["sysUpTime"])
+        if_number = _int("ifNumber", system["ifNumber"]) if "ifNumber" in system else None
+        iflc = (
+            _int("ifTableLastChange", system["ifTableLastChange"])
+            if "ifTableLastChange" in system
+            else None
+        )
+
+        cache = self._caches.get(target.name)
+        stale, rebooted = self._stale(cache, uptime, if_number, iflc)
+        columns = list(self._metric_oids)
+        if stale:
+            columns += list(self._cached_oids) + list(self._label_oids)
+        table = await transport.walk(columns)
+        varbinds += sum(len(rows) for rows in table.values())
+
+        values: dict[str, dict[str, int]] = {}
+        for oid, name in self._metric_oids.items():
+            rows = table.get(oid, {})
+            values[name] = {i: _int(name, v) for i, v in rows.items() if not isinstance(v, Missing)}
+        if stale or cache is None:
+            labels: dict[str, dict[str, str]] = {}
+            for oid, name in self._label_oids.items():
+                for index, v in table.get(oid, {}).items():
+                    if not isinstance(v, Missing):
+                        labels.setdefault(index, {})[name] = str(v)
+            cached = {
+                name: {
+                    i: _int(name, v)
+                    for i, v in table.get(oid, {}).items()
+                    if not isinstance(v, Missing)
+                }
+                for oid, name in self._cached_oids.items()
+            }
+            by_name = {lab["ifName"]: i for i, lab in labels.items() if "ifName" in lab}
+            cache = _Cache(self._clock(), uptime, if_number, iflc, labels, cached, by_name)
+            self._caches[target.name] = cache
+        else:
+            cache.uptime = uptime
+        indexes: set[str] = set(cache.labels)
+        for metric_rows in values.values():
+            indexes.update(metric_rows)
+        interfaces = InterfaceTable(
+            indexes=sorted(indexes, key=_index_order),
+            labels=cache.labels,
+            values=values,
+            cached=cache.cached,
+        )
+
+        vendor: list[VendorSample] = []
+        vendor_columns = self.profiles.vendor_columns(target.platform)
+        if vendor_columns:
+            vtable = await transport.walk(vendor_columns)
+            varbinds += sum(len(rows) for rows in vtable.values())
+            vendor = self._vendor_samples(target.platform, vtable)
+
+        return PollResult(
+            ok=True,
+            varbinds=varbinds,
+            system=system,
+            interfaces=interfaces,
+            vendor=vendor,
+            rebooted=rebooted,
+            labels_refreshed=stale,
+        )
+
+    def _vendor_samples(
+        self, platform: str, vtable: dict[str, dict[str, Value]]
+    ) -> list[VendorSample]:
+        out: list[VendorSample] = []
+        for metric in self.profiles.vendor_metrics(platform):
+            rows = vtable.get(metric.oid, {})
+            factors = vtable.get(metric.multiply_by, {}) if metric.multiply_by else {}
+            for index in sorted(rows, key=_index_order):
+                raw = rows[index]
+                if isinstance(raw, Missing):
+                    continue
+                value = float(_int(metric.name, raw)) * metric.scale
+                if metric.multiply_by:
+                    factor = factors.get(index)
+                    if not isinstance(factor, int):
+                        continue
+                    value *= factor
+                labels = [(metric.index_label, index)]
+                for label, column in metric.label_columns.items():
+                    lv = vtable.get(column, {}).get(index)
+                    labels.append((label, "" if lv is None or isinstance(lv, Missing) else str(lv)))
+                out.append(VendorSample(metric.name, tuple(labels), value))
+        return out
+
+    async def poll_status(self, target: Target) -> StatusResult | None:
+        """GET ifOperStatus of the device's uplink interfaces; None if there is nothing to ask
+        (no uplinks, or their ifIndex is not known yet)."""
+        cache = self._caches.get(target.name)
+        if cache is None or not target.uplinks:
+            return None
+        indexes = [cache.by_name[n] for n in target.uplinks if n in cache.by_name]
+        if not indexes:
+            return None
+        column = self.profiles.interfaces.status_column
+        answers = await self.transport(target).get([f"{column}.{i}" for i in indexes])
+        status: dict[str, int] = {}
+        for index, (_, value) in zip(indexes, answers, strict=True):
+            if isinstance(value, Missing):
+                continue  # the interface went away; the next full poll refreshes the cache
+            status[index] = _int("ifOperStatus", value)
+        return StatusResult(ok=True, oper_status=status)

@@ -1,0 +1,289 @@
+"""The metric families of the collector's snapshot, independent of the output format.
+
+IF-MIB families keep snmp_exporter's if_mib names and labels (``ifHCInOctets{ifIndex,ifName,
+ifDescr,ifAlias}``) with netmon's topology labels added; ifIndex is always a label, so
+duplicate ifNames never collide. Label strings are built once per interface and reused until
+the collector refreshes its label cache (identity of the cached dicts), which is what keeps a
+full-backbone render cheap.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from collector.model import DeviceState, Target
+from collector.profiles import Profiles
+from collector.scheduler import SchedulerStats
+
+
+def escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class LabelSet:
+    """Labels of one series: pre-rendered text for the exposition, pairs for client_python."""
+
+    __slots__ = ("pairs", "text")
+
+    def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        self.pairs = pairs
+        inner = ",".join(f'{k}="{escape(v)}"' for k, v in pairs)
+        self.text = f"{{{inner}}}" if inner else ""  # braces included: ready to print
+
+    def plus(self, extra: tuple[tuple[str, str], ...]) -> LabelSet:
+        return LabelSet(extra + self.pairs)
+
+
+@dataclass(slots=True)
+class Family:
+    name: str
+    type: str  # counter | gauge | untyped
+    help: str
+    samples: list[tuple[LabelSet, float | int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadStatus:
+    success: bool
+    timestamp: float  # unix time of the last reload attempt
+    devices: int
+    message: str = ""
+
+
+@dataclass(slots=True)
+class _DeviceLabels:
+    target: Target
+    labels_obj: object
+    base: LabelSet
+    per_if: dict[str, LabelSet]
+
+
+class FamilyBuilder:
+    """Builds the families from device states; memoises label sets across renders."""
+
+    def __init__(self, profiles: Profiles) -> None:
+        self.profiles = profiles
+        ifp = profiles.interfaces
+        self._if_metrics = [(m.name, m.type, m.help) for m in ifp.metrics]
+        self._if_cached = [(m.name, m.type, m.help) for m in ifp.cached_metrics]
+        self._label_names = [lc.name for lc in ifp.labels]
+        self._status_name = next(m.name for m in ifp.metrics if m.oid == ifp.status_column)
+        self._vendor_help: dict[str, str] = {}
+        for metrics in profiles.vendors.values():
+            for vm in metrics:
+                self._vendor_help.setdefault(vm.name, vm.help)
+        self._cache: dict[str, _DeviceLabels] = {}
+
+    def _labels(self, state: DeviceState) -> _DeviceLabels:
+        target = state.target
+        table = state.last.interfaces if state.last is not None else None
+        labels_obj: object = table.labels if table is not None else None
+        held = self._cache.get(target.name)
+        if held is not None and held.target is target and held.labels_obj is labels_obj:
+            return held
+        base = LabelSet(target.labels)
+        per_if: dict[str, LabelSet] = {}
+        if table is not None:
+            links = dict(target.links)
+            for index in table.indexes:
+                lab = table.labels.get(index, {})
+                pairs = [("ifIndex", index)] + [(n, lab.get(n, "")) for n in self._label_names]
+                link = links.get(lab.get("ifName", ""))
+                if link:
+                    pairs.append(("link", link))
+                per_if[index] = LabelSet(tuple(pairs) + target.labels)
+        held = _DeviceLabels(target, labels_obj, base, per_if)
+        self._cache[target.name] = held
+        return held
+
+    def forget_missing(self, names: Iterable[str]) -> None:
+        keep = set(names)
+        for name in [n for n in self._cache if n not in keep]:
+            del self._cache[name]
+
+    def families(
+        self,
+        states: list[DeviceState],
+        stats: SchedulerStats | None = None,
+        reload: ReloadStatus | None = None,
+    ) -> Iterator[Family]:
+        labelled = [(s, self._labels(s)) for s in states]
+        live = [(s, dl) for s, dl in labelled if s.up and s.last is not None]
+
+        # --- IF-MIB, snmp_exporter names ---
+        for name, typ, help_ in self._if_metrics:
+            fam = Family(name, typ, help_)
+            for s, dl in live:
+                table = s.last.interfaces  # type: ignore[union-attr]
+                if table is None:
+                    continue
+                rows = table.values.get(name, {})
+                per_if = dl.per_if
+                if name == self._status_name and s.status_overlay:
+                    rows = {**rows, **{i: v for i, v in s.status_overlay.items() if i in rows}}
+                fam.samples.extend([(per_if[i], v) for i, v in rows.items() if i in per_if])
+            yield fam
+        for name, typ, help_ in self._if_cached:
+            fam = Family(name, typ, help_)
+            for s, dl in live:
+                table = s.last.interfaces  # type: ignore[union-attr]
+                if table is None:
+                    continue
+                rows = table.cached.get(name, {})
+                per_if = dl.per_if
+                fam.samples.extend([(per_if[i], v) for i, v in rows.items() if i in per_if])
+            yield fam
+
+        fam = Family(
+            "sysUpTime",
+            "gauge",
+            "The time (in hundredths of a second) since the network management portion of "
+            "the system was last re-initialized.",
+        )
+        for s, dl in live:
+            up = s.last.system.get("sysUpTime")  # type: ignore[union-attr]
+            if isinstance(up, int):
+                fam.samples.append((dl.base, up))
+        yield fam
+
+        # --- vendor tables ---
+        vendor: dict[str, Family] = {}
+        for s, dl in live:
+            for vs in s.last.vendor:  # type: ignore[union-attr]
+                f = vendor.get(vs.name)
+                if f is None:
+                    f = vendor[vs.name] = Family(vs.name, "gauge", self._vendor_help[vs.name])
+                f.samples.append((dl.base.plus(vs.labels), vs.value))
+        yield from vendor.values()
+
+        # --- per-device health ---
+        def per_device(name: str, typ: str, help_: str, value: object) -> Family:
+            fam = Family(name, typ, help_)
+            fam.samples = [(dl.base, value(s)) for s, dl in labelled]  # type: ignore[operator]
+            return fam
+
+        yield per_device(
+            "netmon_device_up",
+            "gauge",
+            "1 if the last poll of the device succeeded (and its fast status poll answers).",
+            lambda s: 1 if s.up else 0,
+        )
+        yield per_device(
+            "netmon_poll_duration_seconds",
+            "gauge",
+            "Wall time of the device's last full poll.",
+            lambda s: s.last_duration,
+        )
+        yield per_device(
+            "netmon_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the device's last successful full poll (0: never).",
+            lambda s: s.last_success,
+        )
+        yield per_device(
+            "netmon_device_polls_total", "counter", "Full polls of the device.", lambda s: s.polls
+        )
+        yield per_device(
+            "netmon_poll_varbinds_total",
+            "counter",
+            "Variable bindings received from the device.",
+            lambda s: s.varbinds,
+        )
+        yield per_device(
+            "netmon_poll_timeouts_total",
+            "counter",
+            "Full polls of the device that ran out of time.",
+            lambda s: s.timeouts,
+        )
+        yield per_device(
+            "netmon_poll_skipped_total",
+            "counter",
+            "Full polls skipped because the previous poll of the device was still running.",
+            lambda s: s.skipped,
+        )
+        yield per_device(
+            "netmon_device_reboots_total",
+            "counter",
+            "Reboots seen (sysUpTime went backwards): a counter discontinuity for the device.",
+            lambda s: s.reboots,
+        )
+        yield per_device(
+            "netmon_status_poll_failures_total",
+            "counter",
+            "Fast ifOperStatus polls of the device's link interfaces that failed.",
+            lambda s: s.status_failures,
+        )
+        errors = Family(
+            "netmon_poll_errors_total", "counter", "Failed full polls of the device, by kind."
+        )
+        for s, dl in labelled:
+            for kind, n in sorted(s.errors.items()):
+                errors.samples.append((dl.base.plus((("kind", kind),)), n))
+        yield errors
+        info = Family(
+            "netmon_device_info",
+            "gauge",
+            "The device's inventory facts (site names in Thai and English, coordinates).",
+        )
+        for s, dl in labelled:
+            sys_name = s.last.system.get("sysName", "") if s.last is not None else ""
+            info.samples.append((dl.base.plus((*s.target.info, ("sys_name", str(sys_name)))), 1))
+        yield info
+
+        # --- the collector itself ---
+        if stats is not None:
+            yield Family(
+                "netmon_collector_cycle_seconds",
+                "gauge",
+                "Age of the oldest device poll result: how long a sweep of all devices takes.",
+                [(LabelSet(()), stats.cycle_seconds)],
+            )
+            yield Family(
+                "netmon_collector_in_flight_polls",
+                "gauge",
+                "Polls running now.",
+                [
+                    (LabelSet((("kind", "full"),)), stats.in_flight),
+                    (LabelSet((("kind", "status"),)), stats.status_in_flight),
+                ],
+            )
+            yield Family(
+                "netmon_collector_polls_total",
+                "counter",
+                "Full polls completed.",
+                [(LabelSet(()), stats.polls)],
+            )
+            yield Family(
+                "netmon_collector_poll_lag_seconds",
+                "gauge",
+                "How long the last poll waited for a free slot after it was due.",
+                [(LabelSet(()), stats.last_lag)],
+            )
+            yield Family(
+                "netmon_collector_devices",
+                "gauge",
+                "Devices scheduled, by state.",
+                _count_by_state(states),
+            )
+        if reload is not None:
+            yield Family(
+                "netmon_inventory_reload_success",
+                "gauge",
+                "1 if the last inventory (re)load succeeded; 0: running on the last good one.",
+                [(LabelSet(()), 1 if reload.success else 0)],
+            )
+            yield Family(
+                "netmon_inventory_last_reload_timestamp_seconds",
+                "gauge",
+                "Unix time of the last inventory (re)load attempt.",
+                [(LabelSet(()), reload.timestamp)],
+            )
+
+
+def _count_by_state(states: list[DeviceState]) -> list[tuple[LabelSet, float | int]]:
+    counts: dict[str, int] = defaultdict(int, {"up": 0, "down": 0})
+    for s in states:
+        counts["up" if s.up else "down"] += 1
+    return [(LabelSet((("state", k),)), v) for k, v in sorted(counts.items())]

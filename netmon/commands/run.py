@@ -1,0 +1,108 @@
+"""``netmon run``: poll the inventory's devices and serve Prometheus metrics until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("netmon.run")
+
+DEFAULT_LISTEN = "127.0.0.1:9800"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"not HOST:PORT: {value!r}")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {host!r}") from None
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    return ipaddress.ip_address(host).is_loopback
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "run",
+        help="poll the devices and serve /metrics",
+        description="Run the SNMP collector and the Prometheus exporter until SIGINT/SIGTERM. "
+        "SIGHUP (or editing any inventory file) reloads the inventory.",
+    )
+    p.add_argument("--inventory", type=Path, default=None, help="inventory directory")
+    p.add_argument(
+        "--listen",
+        type=parse_listen,
+        default=DEFAULT_LISTEN,
+        help=f"HOST:PORT for /metrics (default {DEFAULT_LISTEN})",
+    )
+    p.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow --listen on an address other than loopback",
+    )
+    p.add_argument(
+        "--port-override",
+        type=int,
+        default=None,
+        help="poll every device on this UDP port (the simulator serves all on one port)",
+    )
+    p.add_argument("--concurrency", type=int, default=64, help="polls at once (default 64)")
+    p.add_argument(
+        "--print-scrape-config",
+        action="store_true",
+        help="print the Prometheus scrape configuration for this exporter and exit",
+    )
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    host, port = args.listen
+    if not is_loopback(host) and not args.allow_non_loopback:
+        print(
+            f"netmon run: refusing to listen on {host} (not loopback); "
+            "pass --allow-non-loopback to mean it",
+            file=sys.stderr,
+        )
+        return 2
+    from netmon.errors import InventoryError
+    from netmon.inventory.loader import default_inventory_path, load_inventory
+
+    path = args.inventory or default_inventory_path()
+    if args.print_scrape_config:
+        from exporters.scrape_config import scrape_config
+
+        try:
+            inv = load_inventory(path)
+        except InventoryError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
+        return 0
+    return _serve(path, host, port, args.port_override, args.concurrency)
+
+
+def _serve(path: Path, host: str, port: int, port_override: int | None, concurrency: int) -> int:
+    import asyncio
+    import signal
+
+    from collector.service import Service
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        service = Service(path, port_override=port_override, concurrency=concurrency)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, service.request_reload)
+        return await service.run(host, port, stop)
+
+    return asyncio.run(main())
