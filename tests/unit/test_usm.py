@@ -32,6 +32,7 @@ from pysnmp.proto.secmod.eso.priv import aes256
 from pysnmp.proto.secmod.rfc3414 import localkey
 from pysnmp.proto.secmod.rfc3414.auth import hmacsha
 from pysnmp.proto.secmod.rfc7860.auth import hmacsha2
+from support.procs import free_udp_port
 from support.usm_responder import VALUE, AsyncResponder, response_pdu
 
 from netmon.snmp import ber
@@ -531,3 +532,60 @@ def test_pysnmp_sees_each_usm_error_then_resyncs_after_reboot() -> None:
     assert stats["usmStatsUnknownUserNames"] >= 1
     assert stats["usmStatsUnsupportedSecLevels"] >= 1
     assert stats["usmStatsNotInTimeWindows"] >= 1
+
+
+def test_pysnmp_notification_receiver_accepts_our_v3_trap() -> None:
+    from pysnmp.carrier.asyncio.dgram import udp
+    from pysnmp.entity import config
+    from pysnmp.entity import engine as pysnmp_engine
+    from pysnmp.entity.rfc3413 import ntfrcv
+
+    sender = user("SHA", "AES-256")  # SHA-1: the key extension matters
+    agent = UsmAgent(ENGINE, [sender])
+    link_down = (1, 3, 6, 1, 6, 3, 1, 1, 5, 3)
+    varbinds = ber.tlv(
+        ber.SEQUENCE, ber.encode_oid((1, 3, 6, 1, 2, 1, 1, 3, 0)) + ber.encode_int(4200, 0x43)
+    ) + ber.tlv(
+        ber.SEQUENCE,
+        ber.encode_oid((1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)) + ber.encode_oid(link_down),
+    )
+    trap = ber.tlv(
+        ber.TRAPV2, b"\x02\x02\x30\x39\x02\x01\x00\x02\x01\x00" + ber.tlv(0x30, varbinds)
+    )
+
+    async def run() -> list[tuple[str, str]]:
+        received: asyncio.Future[list[tuple[str, str]]] = asyncio.get_running_loop().create_future()
+        receiver = pysnmp_engine.SnmpEngine()
+        port = free_udp_port()
+        transport = udp.UdpAsyncioTransport().open_server_mode(("127.0.0.1", port))
+        config.add_transport(receiver, udp.DOMAIN_NAME, transport)
+        config.add_v3_user(
+            receiver,
+            sender.name.decode(),
+            config.USM_AUTH_HMAC96_SHA,
+            "auth-secret-1",
+            config.USM_PRIV_CFB256_AES_BLUMENTHAL,
+            "priv-secret-1",
+            securityEngineId=univ.OctetString(ENGINE),
+        )
+
+        def on_trap(*args: Any) -> None:
+            vbs = args[4]
+            if not received.done():
+                received.set_result([(str(oid), vb.prettyPrint()) for oid, vb in vbs])
+
+        ntfrcv.NotificationReceiver(receiver, on_trap)
+        await transport._lport  # bound
+        loop = asyncio.get_running_loop()
+        out, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, remote_addr=("127.0.0.1", port)
+        )
+        try:
+            out.sendto(agent.notify(trap, sender.name))
+            return await asyncio.wait_for(received, 5)
+        finally:
+            out.close()
+            receiver.close_dispatcher()
+
+    got = asyncio.run(run())
+    assert got == [("1.3.6.1.2.1.1.3.0", "4200"), ("1.3.6.1.6.3.1.1.4.1.0", "1.3.6.1.6.3.1.1.5.3")]
