@@ -145,6 +145,8 @@ class _Loader:
         self.docs: list[Parsed] = []
         self.extra: list[Problem] = []
         self.raw_devices: set[str] = set()  # names written anywhere, valid or not
+        self.raw_profiles: set[str] = set()
+        self.defaults_ok = True
 
     def rel(self, doc: Parsed, path: Path_) -> str:
         line, col = doc.where(path)
@@ -196,7 +198,11 @@ class _Loader:
         defaults = Defaults()
         d = self.read(self.root / "defaults.yaml")
         if d is not None and d.data is not None:
-            defaults = getattr(_validate(DefaultsFile, d.data, d, ()), "defaults", defaults)
+            df = _validate(DefaultsFile, d.data, d, ())
+            self.defaults_ok = df is not None
+            defaults = df.defaults if df is not None else defaults
+        else:
+            self.defaults_ok = False
 
         profiles: list[tuple[CredentialProfile, Parsed, Path_]] = []
         c = self.read(self.root / "credentials.yaml")
@@ -206,6 +212,8 @@ class _Loader:
                 c.problems.append(c.at(("profiles",), "profiles: should be a list of profiles"))
             else:
                 for i, item in enumerate(items):
+                    if isinstance(item, dict) and isinstance(item.get("name"), str):
+                        self.raw_profiles.add(item["name"].strip())
                     p = _validate(CredentialProfile, item, c, ("profiles", i))
                     if p is not None:
                         profiles.append((p, c, ("profiles", i)))
@@ -246,8 +254,9 @@ class _Loader:
                 continue
             self.collect_raw_devices(doc, doc.data["sites"], ("sites",))
             info = _validate(ProvinceInfo, doc.data["province"], doc, ("province",))
+            official = False
             if info is not None:
-                self.check_province(doc, f, info)
+                official = self.check_province(doc, f, info)
                 provinces.append(info)
                 if info.code == "10":
                     bangkok = info
@@ -272,7 +281,7 @@ class _Loader:
                         )
                     else:
                         hub_at = i
-                    if site.code != info.code:
+                    if site.code != info.code and official:
                         doc.problems.append(
                             doc.at(
                                 (*path, "code"),
@@ -284,7 +293,7 @@ class _Loader:
                         doc.at((*path, "kind"), "the centre site belongs in centre.yaml")
                     )
                     continue
-                else:
+                elif official:
                     self.check_district(doc, path, site, info)
                 placed.append(_Placed(doc, path, site, info))
         if centre is not None:
@@ -306,7 +315,8 @@ class _Loader:
 
     # -- checks against the official data --
 
-    def check_province(self, doc: Parsed, file: Path, info: ProvinceInfo) -> None:
+    def check_province(self, doc: Parsed, file: Path, info: ProvinceInfo) -> bool:
+        """Check the header against the official list; False if the code is not official."""
         import geothai
 
         official = next((p for p in geothai.provinces() if p.code == info.code), None)
@@ -317,7 +327,7 @@ class _Loader:
                     f"unknown province code '{info.code}' (not an official province code)",
                 )
             )
-            return
+            return False
         if not file.name.startswith(f"{info.code}-"):
             doc.problems.append(
                 doc.at(
@@ -343,6 +353,7 @@ class _Loader:
                     f"not '{info.region.value}'",
                 )
             )
+        return True
 
     def check_district(self, doc: Parsed, path: Path_, site: Site, info: ProvinceInfo) -> None:
         import geothai
@@ -427,7 +438,12 @@ class _Loader:
     ) -> None:
         by_name = {p.name: p for p, _, _ in profiles}
         known = ", ".join(sorted(by_name)) or "none"
-        if defaults.credentials is not None and defaults.credentials not in by_name and ddoc:
+        if (
+            defaults.credentials is not None
+            and defaults.credentials not in by_name
+            and defaults.credentials not in self.raw_profiles
+            and ddoc
+        ):
             ddoc.problems.append(
                 ddoc.at(
                     ("defaults", "credentials"),
@@ -439,6 +455,8 @@ class _Loader:
                 path = (*p.path, "devices", j)
                 name = dev.credentials or defaults.credentials
                 if name is None:
+                    if not self.defaults_ok:  # the defaults file's own error says enough
+                        continue
                     p.doc.problems.append(
                         p.doc.at(
                             (*path, "name"),
@@ -448,7 +466,7 @@ class _Loader:
                     continue
                 profile = by_name.get(name)
                 if profile is None:
-                    if dev.credentials is not None:
+                    if dev.credentials is not None and name not in self.raw_profiles:
                         p.doc.problems.append(
                             p.doc.at(
                                 (*path, "credentials"),
@@ -469,8 +487,11 @@ class _Loader:
     def check_links(self, placed: list[_Placed]) -> None:
         devices: dict[str, Device] = {}
         site_of: dict[str, str] = {}
+        twice: set[str] = set()  # already reported; their interfaces are ambiguous
         for p in placed:
             for dev in p.site.devices:
+                if dev.name in devices:
+                    twice.add(dev.name)
                 devices.setdefault(dev.name, dev)
                 site_of.setdefault(dev.name, p.site.code)
         parents: dict[str, list[tuple[str, Parsed, Path_]]] = {}
@@ -478,7 +499,7 @@ class _Loader:
 
         def check_end(doc: Parsed, path: Path_, dev_name: str, iface: str) -> None:
             dev = devices.get(dev_name)
-            if dev is None or dev.interface(iface) is not None:
+            if dev is None or dev_name in twice or dev.interface(iface) is not None:
                 return
             declared = ", ".join(i.name for i in dev.interfaces[:6]) or "none"
             more = ", …" if len(dev.interfaces) > 6 else ""
@@ -505,6 +526,8 @@ class _Loader:
                 else:
                     check_end(p.doc, (*lp, "from"), a.device, a.interface)
                 if b.device not in devices:
+                    if a.device in mine:  # counts as a way up: the link itself is the mistake
+                        parents.setdefault(a.device, []).append((b.device, p.doc, lp))
                     if b.device not in self.raw_devices:  # else its site failed validation
                         close = difflib.get_close_matches(b.device, devices, n=1)
                         hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -174,7 +174,9 @@ def parse(file: str, text: str) -> Parsed:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or "not valid YAML"
         if exc.context:
-            what = f"{what} ({exc.context})"
+            started = exc.context_mark
+            at = f" at line {started.line + 1}" if started and started is not mark else ""
+            what = f"{what} ({exc.context}{at})"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         parsed.problems.append(Problem(file, line, col, f"YAML syntax error: {what}"))
         return parsed
