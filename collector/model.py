@@ -68,6 +68,8 @@ class PollResult:
     vendor: list[VendorSample] = field(default_factory=list)
     rebooted: bool = False
     labels_refreshed: bool = False
+    # link interfaces only: ifIndex -> (receive, transmit) bits/s; None: no trustworthy rate
+    rates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     @classmethod
     def failed(cls, kind: str, message: str, varbinds: int = 0) -> PollResult:

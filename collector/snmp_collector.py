@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from collector.counters import rate
 from collector.model import InterfaceTable, PollResult, StatusResult, Target, VendorSample
 from collector.profiles import Profiles
 from collector.transport import Missing, SnmpGarbage, SnmpNoSuchObject, SnmpTransport, Value
@@ -30,12 +31,21 @@ class _Cache:
     labels: dict[str, dict[str, str]]
     cached: dict[str, dict[str, int]]
     by_name: dict[str, str] = field(default_factory=dict)  # ifName -> ifIndex
+    # link interfaces: ifIndex -> (when, ifHCInOctets, ifHCOutOctets) of the previous poll
+    previous: dict[str, tuple[float, int, int]] = field(default_factory=dict)
 
 
 def _int(name: str, value: Value) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise SnmpGarbage(f"{name}: expected a number, got {value!r}")
+
+
+def _bits(octets_per_second: float | None, ceiling: float | None) -> float | None:
+    if octets_per_second is None:
+        return None
+    bits = octets_per_second * 8
+    return None if ceiling is not None and bits > ceiling else bits
 
 
 def _index_order(index: str) -> tuple[int, ...]:
@@ -115,6 +125,7 @@ class SnmpCollector:
 
         cache = self._caches.get(target.name)
         stale, rebooted = self._stale(cache, uptime, if_number, iflc)
+        previous = cache.previous if cache is not None else {}
         columns = list(self._metric_oids)
         if stale:
             columns += list(self._cached_oids) + list(self._label_oids)
@@ -140,7 +151,9 @@ class SnmpCollector:
                 for oid, name in self._cached_oids.items()
             }
             by_name = {lab["ifName"]: i for i, lab in labels.items() if "ifName" in lab}
-            cache = _Cache(self._clock(), uptime, if_number, iflc, labels, cached, by_name)
+            cache = _Cache(
+                self._clock(), uptime, if_number, iflc, labels, cached, by_name, previous
+            )
             self._caches[target.name] = cache
         else:
             cache.uptime = uptime
@@ -153,6 +166,8 @@ class SnmpCollector:
             values=values,
             cached=cache.cached,
         )
+
+        rates = self._link_rates(target, cache, values, rebooted)
 
         vendor: list[VendorSample] = []
         vendor_columns = self.profiles.vendor_columns(target.platform)
@@ -169,7 +184,36 @@ class SnmpCollector:
             vendor=vendor,
             rebooted=rebooted,
             labels_refreshed=stale,
+            rates=rates,
         )
+
+    def _link_rates(
+        self, target: Target, cache: _Cache, values: dict[str, dict[str, int]], rebooted: bool
+    ) -> dict[str, tuple[float | None, float | None]]:
+        """Bits/s of the link interfaces since the previous poll (wrap- and reboot-safe)."""
+        now = self._clock()
+        rx, tx = values.get("ifHCInOctets", {}), values.get("ifHCOutOctets", {})
+        speeds = cache.cached.get("ifHighSpeed", {})
+        out: dict[str, tuple[float | None, float | None]] = {}
+        current: dict[str, tuple[float, int, int]] = {}
+        for name in target.uplinks:
+            index = cache.by_name.get(name)
+            if index is None or index not in rx or index not in tx:
+                continue
+            current[index] = (now, rx[index], tx[index])
+            prev = cache.previous.get(index)
+            if prev is None:
+                continue
+            seconds = now - prev[0]
+            speed = speeds.get(index)
+            # a rate above twice the line speed is a counter glitch, not traffic
+            ceiling = speed * 2e6 if speed else None
+            out[index] = (
+                _bits(rate(prev[1], rx[index], seconds, rebooted=rebooted), ceiling),
+                _bits(rate(prev[2], tx[index], seconds, rebooted=rebooted), ceiling),
+            )
+        cache.previous = current
+        return out
 
     def _vendor_samples(
         self, platform: str, vtable: dict[str, dict[str, Value]]

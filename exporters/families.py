@@ -136,6 +136,28 @@ class FamilyBuilder:
                 fam.samples.extend([(per_if[i], v) for i, v in rows.items() if i in per_if])
             yield fam
 
+        for pos, name, help_ in (
+            (
+                0,
+                "netmon_interface_receive_bits_per_second",
+                "Received bits/s on a link interface "
+                "since the previous poll (wrap- and reboot-safe; absent after a reset).",
+            ),
+            (
+                1,
+                "netmon_interface_transmit_bits_per_second",
+                "Transmitted bits/s on a link "
+                "interface since the previous poll (wrap- and reboot-safe; absent after a reset).",
+            ),
+        ):
+            fam = Family(name, "gauge", help_)
+            for s, dl in live:
+                for index, pair in s.last.rates.items():  # type: ignore[union-attr]
+                    value = pair[pos]
+                    if value is not None and index in dl.per_if:
+                        fam.samples.append((dl.per_if[index], value))
+            yield fam
+
         fam = Family(
             "sysUpTime",
             "gauge",

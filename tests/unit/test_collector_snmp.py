@@ -1,0 +1,213 @@
+"""The SNMP collector over the fake transport: polling, caching, counters, errors by kind."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from support.collector_lab import device_data, target
+
+from collector.counters import counter_delta, rate
+from collector.model import PollResult, Target
+from collector.profiles import load_profiles
+from collector.snmp_collector import SnmpCollector
+from collector.transport import FakeTransport, Missing, SnmpGarbage, SnmpNoSuchObject
+from netmon.errors import ConfigError
+
+PROFILES = load_profiles()
+IFNAME = "1.3.6.1.2.1.31.1.1.1.1"
+HCIN = "1.3.6.1.2.1.31.1.1.1.6"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(data: dict[str, object]) -> tuple[SnmpCollector, FakeTransport, Clock]:
+    fake = FakeTransport(data)  # type: ignore[arg-type]
+    clock = Clock()
+    return SnmpCollector(PROFILES, lambda t: fake, clock=clock), fake, clock
+
+
+def poll(col: SnmpCollector, t: Target | None = None) -> PollResult:
+    return asyncio.run(col.collect(t or target()))
+
+
+def test_full_poll_returns_interfaces_system_and_vendor_values() -> None:
+    col, _, _ = make(device_data({1: "Gi0/1", 2: "Gi0/2", 10: "Gi0/10"}))  # type: ignore[arg-type]
+    res = poll(col)
+    assert res.ok and res.labels_refreshed and not res.rebooted
+    table = res.interfaces
+    assert table is not None
+    assert table.indexes == ["1", "2", "10"]  # numeric order, not text order
+    assert table.labels["2"] == {
+        "ifName": "Gi0/2",
+        "ifDescr": "Gi0/2 descr",
+        "ifAlias": 'alias "Gi0/2"',
+    }
+    assert table.values["ifHCInOctets"] == {"1": 5, "2": 10, "10": 50}
+    assert table.cached["ifHighSpeed"]["10"] == 1000
+    assert res.system["sysName"] == "router"
+    vendor = {(v.name, v.labels): v.value for v in res.vendor}
+    assert vendor[("netmon_cpu_usage_ratio", (("cpu", "1"),))] == pytest.approx(0.07)
+    assert vendor[("netmon_temperature_celsius", (("sensor", "1006"),))] == 41
+    # 6 scalars + 3 interfaces x 16 columns + 2 vendor rows
+    assert res.varbinds == 6 + 3 * 16 + 2
+
+
+def test_label_columns_are_cached_until_ttl() -> None:
+    col, fake, clock = make(device_data({1: "Gi0/1"}))  # type: ignore[arg-type]
+    first = poll(col)
+    fake.data[f"{IFNAME}.1"] = "renamed"
+    second = poll(col)
+    assert not second.labels_refreshed
+    assert second.interfaces is not None and first.interfaces is not None
+    assert second.interfaces.labels is first.interfaces.labels  # same cached object
+    assert second.interfaces.labels["1"]["ifName"] == "Gi0/1"
+    assert second.varbinds < first.varbinds  # the cached columns were not walked
+    clock.now += 3600
+    third = poll(col)
+    assert third.labels_refreshed and third.interfaces is not None
+    assert third.interfaces.labels["1"]["ifName"] == "renamed"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("1.3.6.1.2.1.1.3.0", 5),  # sysUpTime went backwards: a reboot
+        ("1.3.6.1.2.1.2.1.0", 7),  # ifNumber changed
+        ("1.3.6.1.2.1.31.1.5.0", 4242),  # ifTableLastChange changed
+    ],
+)
+def test_cache_is_refreshed_on_reboot_or_interface_table_change(change: tuple[str, int]) -> None:
+    col, fake, _ = make(device_data({1: "Gi0/1"}))  # type: ignore[arg-type]
+    poll(col)
+    fake.data[f"{IFNAME}.1"] = "renamed"
+    fake.data[change[0]] = change[1]
+    res = poll(col)
+    assert res.labels_refreshed
+    assert res.rebooted == (change[0] == "1.3.6.1.2.1.1.3.0")
+    assert res.interfaces is not None and res.interfaces.labels["1"]["ifName"] == "renamed"
+
+
+def test_link_rates_handle_progress_and_reboot() -> None:
+    col, fake, clock = make(device_data({1: "Gi0/1", 2: "Gi0/2"}))  # type: ignore[arg-type]
+    t = target(uplinks=("Gi0/2",))
+    assert poll(col, t).rates == {}  # first poll: no previous reading
+    clock.now += 10
+    fake.data[f"{HCIN}.2"] = 10 + 1250  # +1250 octets in 10 s = 1000 bit/s
+    fake.data["1.3.6.1.2.1.1.3.0"] = 2000
+    assert poll(col, t).rates == {"2": (1000.0, 0.0)}
+    clock.now += 10
+    fake.data[f"{HCIN}.2"] = 3  # counters restarted...
+    fake.data["1.3.6.1.2.1.1.3.0"] = 50  # ...because the device rebooted
+    res = poll(col, t)
+    assert res.rebooted and res.rates == {"2": (None, None)}
+
+
+def test_counter_delta_wraps_32_bit_and_treats_decreases_as_resets() -> None:
+    assert counter_delta(10, 25) == 15
+    assert counter_delta(2**32 - 100, 50, bits=32) == 150  # a wrap
+    assert counter_delta(2**31 + 5, 10, bits=32) is None  # too far: a reset, not a wrap
+    assert counter_delta(2**64 - 100, 50, bits=64) is None  # 64-bit never wraps in practice
+    assert rate(100, 50, 10.0) is None  # never negative
+    assert rate(0, 10**12, 1.0, ceiling=1e9) is None  # never absurd
+    assert rate(0, 100, 10.0) == 10.0
+    assert rate(0, 100, 10.0, rebooted=True) is None
+
+
+def test_garbage_counter_value_is_a_garbage_error() -> None:
+    data = device_data({1: "Gi0/1"})
+    data[f"{HCIN}.1"] = "not a number"
+    col, _, _ = make(data)  # type: ignore[arg-type]
+    with pytest.raises(SnmpGarbage):
+        poll(col)
+
+
+def test_missing_sysuptime_is_no_such_object() -> None:
+    data = device_data({1: "Gi0/1"})
+    del data["1.3.6.1.2.1.1.3.0"]
+    col, _, _ = make(data)  # type: ignore[arg-type]
+    with pytest.raises(SnmpNoSuchObject):
+        poll(col)
+
+
+def test_optional_scalars_may_be_missing() -> None:
+    data = device_data({1: "Gi0/1"})
+    del data["1.3.6.1.2.1.31.1.5.0"]
+    col, _, _ = make(data)  # type: ignore[arg-type]
+    assert poll(col).ok
+
+
+def test_status_poll_asks_only_link_interfaces_after_the_first_poll() -> None:
+    col, fake, _ = make(device_data({1: "Gi0/1", 2: "Gi0/2"}))  # type: ignore[arg-type]
+    t = target(uplinks=("Gi0/2", "Gi9/9"))
+    assert asyncio.run(col.poll_status(t)) is None  # ifIndex not known yet
+    poll(col, t)
+    fake.data["1.3.6.1.2.1.2.2.1.8.2"] = 2
+    before = fake.requests
+    res = asyncio.run(col.poll_status(t))
+    assert res is not None and res.oper_status == {"2": 2}
+    assert fake.requests == before + 1  # one GET
+    fake.data["1.3.6.1.2.1.2.2.1.8.2"] = Missing.no_such_instance
+    res = asyncio.run(col.poll_status(t))
+    assert res is not None and res.oper_status == {}
+
+
+def test_host_resources_storage_is_scaled_by_allocation_units() -> None:
+    data = device_data({1: "eth0"})
+    data.update(
+        {
+            "1.3.6.1.2.1.25.2.3.1.3.1": "Physical memory",
+            "1.3.6.1.2.1.25.2.3.1.4.1": 1024,
+            "1.3.6.1.2.1.25.2.3.1.5.1": 100,
+            "1.3.6.1.2.1.25.2.3.1.6.1": 40,
+        }
+    )
+    col, _, _ = make(data)  # type: ignore[arg-type]
+    res = poll(col, target(platform="linux_host"))
+    used = [v for v in res.vendor if v.name == "netmon_storage_used_bytes"]
+    assert used[0].value == 40 * 1024
+    assert used[0].labels == (("storage", "1"), ("storage_descr", "Physical memory"))
+
+
+def test_profiles_load_strictly_with_file_and_line(tmp_path: Path) -> None:
+    text = Path("collector/profiles.yaml").read_text()
+    bad = tmp_path / "profiles.yaml"
+    bad.write_text(text.replace("index_label: pool,", "index_lable: pool,", 1))
+    with pytest.raises(ConfigError) as err:
+        load_profiles(bad)
+    assert f"{bad}:" in str(err.value) and "index_lable" in str(err.value)
+    line = int(str(err.value).split(":")[1])
+    assert "index_lable" in bad.read_text().splitlines()[line - 1]
+
+    bad.write_text(text.replace("1.3.6.1.2.1.31.1.1.1.6,", "1.3.6.1.2.1.31.1.1.1.x6,", 1))
+    with pytest.raises(ConfigError, match="oid"):
+        load_profiles(bad)
+    bad.write_text(text.replace("cisco_ios: [cisco]", "cisco_ios: [cisko]"))
+    with pytest.raises(ConfigError, match="cisko"):
+        load_profiles(bad)
+    bad.write_text("system: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_profiles(bad)
+
+
+def test_adding_a_vendor_is_a_data_change(tmp_path: Path) -> None:
+    text = Path("collector/profiles.yaml").read_text()
+    extra = text.replace(
+        "  mikrotik_routeros: [mikrotik]",
+        "  mikrotik_routeros: [mikrotik, acme]",
+    ).replace(
+        "vendors:\n",
+        "vendors:\n  acme:\n    - {name: netmon_fan_speed_rpm, oid: 1.3.6.1.4.1.99999.1, "
+        'help: "Fan speed."}\n',
+    )
+    path = tmp_path / "profiles.yaml"
+    path.write_text(extra)
+    profiles = load_profiles(path)
+    assert "1.3.6.1.4.1.99999.1" in profiles.vendor_columns("mikrotik_routeros")

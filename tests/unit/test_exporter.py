@@ -1,0 +1,227 @@
+"""Exposition of the snapshot: snmp_exporter names and labels, topology, validity."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from prometheus_client.core import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from support.collector_lab import device_data, target
+
+from collector.model import DeviceState
+from collector.profiles import load_profiles
+from collector.scheduler import Scheduler
+from collector.snmp_collector import SnmpCollector
+from collector.transport import FakeTransport, SnmpTimeout, Value
+from exporters.exposition import FamiliesCollector, render_text
+from exporters.families import FamilyBuilder, ReloadStatus
+from exporters.http import SELF, route
+from exporters.scrape_config import scrape_config
+
+PROFILES = load_profiles()
+
+
+def snapshot(devices: dict[str, dict[str, Value] | None]) -> tuple[Scheduler, FamilyBuilder]:
+    """Poll fake devices once; ``None`` is a dead device."""
+    fakes = {
+        name: FakeTransport(data) if data is not None else FakeTransport({}, fail=SnmpTimeout("x"))
+        for name, data in devices.items()
+    }
+    col = SnmpCollector(PROFILES, lambda t: fakes[t.name])
+    sched = Scheduler(col)
+    sched.set_targets(
+        {
+            n: target(n, uplinks=("Gi0/1",), province_code="10" if i % 2 == 0 else "12")
+            for i, n in enumerate(devices)
+        }
+    )
+    asyncio.run(sched.poll_all_once())
+    return sched, FamilyBuilder(PROFILES)
+
+
+def text_of(sched: Scheduler, fb: FamilyBuilder, states: list[DeviceState] | None = None) -> str:
+    reload = ReloadStatus(True, 1.0, len(sched.states))
+    st = states if states is not None else list(sched.states.values())
+    return render_text(fb.families(st, sched.stats(), reload)).decode()
+
+
+_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Samples by their exact exposed name (client_python's parser renames counters)."""
+    list(text_string_to_metric_families(text))  # raises on anything malformed
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _LINE.match(line)
+        assert m, line
+        labels = {
+            k: v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+            for k, v in _LABEL.findall(m.group(2) or "")
+        }
+        out.setdefault(m.group(1), []).append((labels, float(m.group(3))))
+    return out
+
+
+def test_if_mib_names_labels_and_types_match_snmp_exporter() -> None:
+    sched, fb = snapshot({"d1001-edge1": device_data({1: "Gi0/1", 2: "Gi0/2"})})
+    text = text_of(sched, fb)
+    assert "# TYPE ifHCInOctets counter\n" in text  # no _total, as snmp_exporter
+    assert "# TYPE ifOperStatus gauge\n" in text
+    assert "# TYPE sysUpTime gauge\n" in text
+    s = samples(text)
+    for name in (
+        "ifHCInOctets",
+        "ifHCOutOctets",
+        "ifHCInUcastPkts",
+        "ifHCOutUcastPkts",
+        "ifInErrors",
+        "ifOutErrors",
+        "ifInDiscards",
+        "ifOutDiscards",
+        "ifOperStatus",
+        "ifAdminStatus",
+        "ifHighSpeed",
+        "ifLastChange",
+    ):
+        assert len(s[name]) == 2, name
+    labels, value = next(x for x in s["ifHCInOctets"] if x[0]["ifIndex"] == "2")
+    assert value == 10
+    assert labels == {
+        "ifIndex": "2",
+        "ifName": "Gi0/2",
+        "ifDescr": "Gi0/2 descr",
+        "ifAlias": 'alias "Gi0/2"',  # quotes escaped and parsed back
+        "province": "Bangkok",
+        "province_code": "10",
+        "district": "Phra Nakhon",
+        "site": "1001",
+        "device": "d1001-edge1",
+        "role": "edge",
+        "region": "central",
+    }
+    link = next(x for x in s["ifOperStatus"] if x[0]["ifIndex"] == "1")[0]
+    assert link["link"] == "d1001-edge1:Gi0/1--up:x"
+    assert s["sysUpTime"][0][1] == 1000
+    assert s["netmon_cpu_usage_ratio"][0][1] == pytest.approx(0.07)
+
+
+def test_duplicate_ifnames_stay_distinct_series() -> None:
+    sched, fb = snapshot({"d1": device_data({1: "Gi0/1", 2: "Gi0/1", 3: "Gi0/1"})})
+    s = samples(text_of(sched, fb))
+    series = {tuple(sorted(lab.items())) for lab, _ in s["ifHCInOctets"]}
+    assert len(series) == 3
+
+
+def test_device_health_metrics_and_a_dead_device() -> None:
+    sched, fb = snapshot({"alive": device_data({1: "Gi0/1"}), "dead": None})
+    s = samples(text_of(sched, fb))
+    up = {lab["device"]: v for lab, v in s["netmon_device_up"]}
+    assert up == {"alive": 1, "dead": 0}
+    errors = {(lab["device"], lab["kind"]): v for lab, v in s["netmon_poll_errors_total"]}
+    assert errors == {("dead", "timeout"): 1}
+    timeouts = {lab["device"]: v for lab, v in s["netmon_poll_timeouts_total"]}
+    assert timeouts == {"alive": 0, "dead": 1}
+    # a dead device exports no stale interface values
+    assert {lab["device"] for lab, _ in s["ifHCInOctets"]} == {"alive"}
+    info = {lab["device"]: lab for lab, _ in s["netmon_device_info"]}
+    assert info["alive"]["name_th"] == "พระนคร" and info["alive"]["sys_name"] == "router"
+    for name in (
+        "netmon_poll_duration_seconds",
+        "netmon_last_success_timestamp_seconds",
+        "netmon_poll_varbinds_total",
+        "netmon_poll_skipped_total",
+        "netmon_device_polls_total",
+    ):
+        assert len(s[name]) == 2, name
+    assert s["netmon_inventory_reload_success"][0][1] == 1
+    assert s["netmon_collector_polls_total"][0][1] == 2
+
+
+def test_status_overlay_shows_a_link_down_before_the_next_full_poll() -> None:
+    sched, fb = snapshot({"d1": device_data({1: "Gi0/1", 2: "Gi0/2"})})
+    sched.states["d1"].status_overlay = {"1": 2}
+    s = samples(text_of(sched, fb))
+    status = {lab["ifIndex"]: v for lab, v in s["ifOperStatus"]}
+    assert status == {"1": 2, "2": 1}
+
+
+def test_province_slice_has_only_that_province() -> None:
+    sched, fb = snapshot({"a": device_data({1: "x"}), "b": device_data({1: "y"})})
+    sliced = [st for st in sched.states.values() if st.target.label("province_code") == "12"]
+    s = samples(render_text(fb.families(sliced)).decode())
+    assert {lab["device"] for lab, _ in s["ifHCInOctets"]} == {"b"}
+    assert "netmon_collector_polls_total" not in s
+
+
+def test_routes() -> None:
+    assert route("/metrics") == (0, None)
+    assert route("/metrics?province=12") == (0, "12")
+    assert route("/province/12/metrics") == (0, "12")
+    assert route("/collector/metrics") == (0, SELF)
+    assert route("/metrics?province=../x") == (400, None)
+    assert route("/nope") == (404, None)
+
+
+def test_client_python_collector_yields_the_same_series() -> None:
+    sched, fb = snapshot({"d1": device_data({1: "Gi0/1", 2: "Gi0/2"})})
+    states = list(sched.states.values())
+    registry = CollectorRegistry()
+    registry.register(FamiliesCollector(lambda: fb.families(states, sched.stats())))
+    via_client = samples(generate_latest(registry).decode())
+    direct = samples(render_text(fb.families(states, sched.stats())).decode())
+    assert via_client["ifHCInOctets"] == direct["ifHCInOctets"]
+    assert via_client["netmon_poll_timeouts_total"] == direct["netmon_poll_timeouts_total"]
+
+
+def test_label_sets_are_reused_until_the_label_cache_changes() -> None:
+    sched, fb = snapshot({"d1": device_data({1: "Gi0/1"})})
+    states = list(sched.states.values())
+    fam1 = next(f for f in fb.families(states) if f.name == "ifHCInOctets")
+    fam2 = next(f for f in fb.families(states) if f.name == "ifHCInOctets")
+    assert fam1.samples[0][0] is fam2.samples[0][0]
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_promtool_accepts_the_exposition() -> None:
+    sched, fb = snapshot(
+        {"d1": device_data({1: "Gi0/1", 2: "Gi0/1"}), "dead": None, "d3": device_data({5: "é"})}
+    )
+    text = text_of(sched, fb)
+    proc = subprocess.run(
+        ["promtool", "check", "metrics"], input=text.encode(), capture_output=True, timeout=30
+    )
+    problems = (proc.stdout + proc.stderr).decode().splitlines()
+    # snmp_exporter's IF-MIB names are camelCase counters without _total by design; promtool's
+    # style lint says so. Anything else (a parse error, a netmon_* lint) is a failure.
+    inherited = re.compile(
+        r"^(if\w+|sysUpTime) (metric names should be written in 'snake_case' not 'camelCase'|"
+        r"label names should be written in 'snake_case' not 'camelCase'|"
+        r'counter metrics should have "_total" suffix)$'
+    )
+    other = [p for p in problems if p and not inherited.match(p)]
+    assert proc.returncode in (0, 3) and other == []
+
+
+def test_scrape_config_is_valid_for_promtool(tmp_path: object) -> None:
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool not installed")
+
+    path = Path(str(tmp_path)) / "prometheus.yml"
+    path.write_text(
+        "global:\n  scrape_interval: 30s\n"
+        + scrape_config("127.0.0.1:9800", ["10", "12"]).split("\n", 1)[1]
+    )
+    proc = subprocess.run(
+        ["promtool", "check", "config", str(path)], capture_output=True, timeout=30
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,224 @@
+"""Scheduler logic with a scripted collector and a manual clock: no wall-clock assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+
+import pytest
+from support.collector_lab import target
+
+from collector.model import PollResult, StatusResult, Target
+from collector.scheduler import Scheduler, jitter_fraction, poll_deadline
+from collector.transport import SnmpWalkLoop
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ScriptedCollector:
+    """collect() blocks until released (per device), and records concurrency."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Event] = {}
+        self.calls: list[str] = []
+        self.running = 0
+        self.max_running = 0
+        self.fail: dict[str, Exception] = {}
+        self.forgotten: list[str] = []
+        self.status: dict[str, StatusResult] = {}
+
+    def gate(self, name: str) -> asyncio.Event:
+        return self.gates.setdefault(name, asyncio.Event())
+
+    async def collect(self, t: Target) -> PollResult:
+        self.calls.append(t.name)
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            await self.gate(t.name).wait()
+            if t.name in self.fail:
+                raise self.fail[t.name]
+            return PollResult(ok=True, varbinds=3)
+        finally:
+            self.running -= 1
+
+    async def poll_status(self, t: Target) -> StatusResult | None:
+        return self.status.get(t.name)
+
+    def forget(self, name: str) -> None:
+        self.forgotten.append(name)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_jitter_is_stable_and_spreads_evenly() -> None:
+    names = [f"d{i:04d}-edge1" for i in range(2000)]
+    fractions = [jitter_fraction(n) for n in names]
+    assert fractions == [jitter_fraction(n) for n in names]  # deterministic
+    assert all(0 <= f < 1 for f in fractions)
+    buckets = [0] * 10
+    for f in fractions:
+        buckets[int(f * 10)] += 1
+    # 200 expected per bucket; a clump would show as a bucket far off
+    assert min(buckets) > 140 and max(buckets) < 260
+    assert 0.45 < statistics.mean(fractions) < 0.55
+
+
+def test_deadline_is_bounded_by_interval_and_timing() -> None:
+    t = target(interval=60.0)  # timeout 0.2 s, retries 0
+    assert poll_deadline(t, requests_bound=10) == pytest.approx(2.0)
+    assert poll_deadline(target(interval=1.0), requests_bound=10) == 1.0
+
+
+def test_overrun_is_skipped_and_counted_never_overlapping() -> None:
+    async def main() -> None:
+        clock = Clock()
+        col = ScriptedCollector()
+        sched = Scheduler(col, clock=clock, startup_window=0.0)
+        sched.set_targets({"a": target("a", interval=10.0)})
+        clock.now += 0.001
+        assert sched.dispatch(clock.now) == 1
+        await settle()
+        for _ in range(3):  # three more intervals pass while the first poll hangs
+            clock.now += 10.0
+            sched.dispatch(clock.now)
+            await settle()
+        assert col.calls == ["a"]
+        assert col.max_running == 1
+        assert sched.states["a"].skipped == 3
+        col.gate("a").set()
+        await settle()
+        assert sched.states["a"].up and sched.states["a"].polls == 1
+        clock.now += 10.0
+        sched.dispatch(clock.now)
+        await settle()
+        assert col.calls == ["a", "a"]
+
+    asyncio.run(main())
+
+
+def test_deadline_turns_a_hung_device_into_a_timeout_result() -> None:
+    async def main() -> None:
+        col = ScriptedCollector()
+        sched = Scheduler(col, requests_bound=1, startup_window=0.0)
+        sched.set_targets({"slow": target("slow"), "fast": target("fast")})
+        col.gate("fast").set()  # "slow" never answers: its deadline is 0.2 s
+        await sched.poll_all_once()
+        slow, fast = sched.states["slow"], sched.states["fast"]
+        assert not slow.up and slow.timeouts == 1 and slow.errors["timeout"] == 1
+        assert fast.up and fast.errors == {}
+
+    asyncio.run(main())
+
+
+def test_concurrency_is_bounded() -> None:
+    async def main() -> None:
+        col = ScriptedCollector()
+        sched = Scheduler(col, concurrency=3, startup_window=0.0)
+        names = [f"d{i}" for i in range(10)]
+        sched.set_targets({n: target(n) for n in names})
+        run = asyncio.create_task(sched.poll_all_once())
+        await settle()
+        assert col.running == 3
+        for n in names:
+            col.gate(n).set()
+        await run
+        assert col.max_running == 3
+        assert all(sched.states[n].up for n in names)
+
+    asyncio.run(main())
+
+
+def test_one_failing_device_is_a_failed_result_not_a_failed_run() -> None:
+    async def main() -> None:
+        col = ScriptedCollector()
+        col.fail["bad"] = SnmpWalkLoop("1.3.6.1.2.1.2.2.1.8.3 does not follow ...5")
+        col.fail["bug"] = ZeroDivisionError("oops")
+        sched = Scheduler(col, startup_window=0.0)
+        sched.set_targets({n: target(n) for n in ("bad", "bug", "good")})
+        for n in ("bad", "bug", "good"):
+            col.gate(n).set()
+        await sched.poll_all_once()
+        assert sched.states["bad"].errors == {"walk_loop": 1}
+        assert sched.states["bug"].errors == {"internal": 1}
+        assert sched.states["good"].up
+
+    asyncio.run(main())
+
+
+def test_set_targets_keeps_unchanged_state_and_forgets_removed() -> None:
+    async def main() -> None:
+        col = ScriptedCollector()
+        sched = Scheduler(col, startup_window=0.0)
+        sched.set_targets({"a": target("a"), "b": target("b")})
+        for n in ("a", "b", "c"):
+            col.gate(n).set()
+        await sched.poll_all_once()
+        before = sched.states["a"]
+        added, removed, changed = sched.set_targets(
+            {"a": target("a"), "b": target("b", interval=30.0), "c": target("c")}
+        )
+        assert (added, removed, changed) == (1, 0, 1)
+        assert sched.states["a"] is before and before.polls == 1
+        assert sched.states["b"].polls == 1  # changed: counters kept
+        assert sched.set_targets({"a": target("a")}) == (0, 2, 0)
+        assert sorted(col.forgotten) == ["b", "c"]
+        assert set(sched.states) == {"a"}
+
+    asyncio.run(main())
+
+
+def test_polls_keep_their_phase_inside_the_interval() -> None:
+    async def main() -> None:
+        clock = Clock()
+        col = ScriptedCollector()
+        sched = Scheduler(col, clock=clock, startup_window=0.0)
+        names = [f"d{i}" for i in range(300)]
+        for n in names:
+            col.gate(n).set()
+        sched.set_targets({n: target(n, interval=60.0) for n in names})
+        sched.dispatch(clock.now)  # the first polls (start-up window 0)
+        await settle()
+        starts: list[float] = []
+        for _ in range(600):  # one interval, in 0.1 s steps
+            clock.now += 0.1
+            starts += [clock.now] * sched.dispatch(clock.now)
+            await settle()
+        assert len(starts) == 300  # every device exactly once per interval
+        per_10s = [sum(1 for s in starts if k * 10 <= s - 1000 < (k + 1) * 10) for k in range(6)]
+        assert min(per_10s) > 25  # ~50 expected in each sixth: spread, not a burst
+
+    asyncio.run(main())
+
+
+def test_status_poll_overlays_oper_status_and_failure_marks_down() -> None:
+    async def main() -> None:
+        clock = Clock()
+        col = ScriptedCollector()
+        sched = Scheduler(col, clock=clock, startup_window=0.0)
+        t = target("a", interval=60.0, status_interval=5.0, uplinks=("Gi0/1",))
+        sched.set_targets({"a": t})
+        col.gate("a").set()
+        await sched.poll_all_once()
+        col.status["a"] = StatusResult(ok=True, oper_status={"1": 2})
+        clock.now += 5.0
+        sched.dispatch(clock.now)
+        await settle()
+        state = sched.states["a"]
+        assert state.status_overlay == {"1": 2} and state.up
+        col.status["a"] = StatusResult(ok=False, error_kind="timeout")
+        clock.now += 5.0
+        sched.dispatch(clock.now)
+        await settle()
+        assert not state.up and state.status_failures == 1
+
+    asyncio.run(main())
