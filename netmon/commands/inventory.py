@@ -96,9 +96,9 @@ def show(args: argparse.Namespace) -> int:
         print(f"{exc}\nthe inventory has problems: run `netmon inventory check`", file=sys.stderr)
         return 1
     topo = Topology.build(inv)
-    region_of = {p.code: p.region.value for p in inv.provinces}
+    region_of = {ps.province.code: ps.province.region.value for ps in inv.sites}
     rows: dict[str, Counter[str]] = {}
-    names = {p.code: p.name_en for p in inv.provinces}
+    names = {ps.province.code: ps.province.name_en for ps in inv.sites}
     for ps in inv.sites:
         code = ps.province.code
         c = rows.setdefault(code, Counter())

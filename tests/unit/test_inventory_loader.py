@@ -153,3 +153,14 @@ def test_a_tab_is_reported_at_its_column() -> None:
     assert [str(x) for x in p.problems] == [
         "x.yaml:2:3: tab character in indentation: indent with spaces"
     ]
+
+
+def test_the_production_example_is_valid_but_never_loaded(inv: Inventory) -> None:
+    from netmon.inventory.model import ProvinceFile
+
+    example = REPO / "inventory" / "examples" / "production-example.yaml"
+    parsed = parse(str(example), example.read_text(encoding="utf-8"))
+    assert parsed.problems == []
+    ProvinceFile.model_validate(parsed.data)
+    assert all(not d.address.startswith("10.") for _, d in inv.devices())
+    assert example not in iter_files(REPO / "inventory")
