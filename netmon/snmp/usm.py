@@ -28,7 +28,7 @@ MIN_PASSWORD = 8  # RFC 3414 11.2
 
 _FLAG_AUTH = 0x01
 _FLAG_PRIV = 0x02
-_FLAG_REPORTABLE = 0x04
+FLAG_REPORTABLE = 0x04
 
 # Request PDUs an agent handles (confirmed class, RFC 3411 2.8).
 _REQUEST_PDUS = frozenset((ber.GET, ber.GETNEXT, ber.SET, ber.GETBULK))
@@ -53,7 +53,7 @@ class SecurityLevel(enum.IntEnum):
     AUTH_PRIV = 3
 
 
-def _level_from_flags(flags: int) -> SecurityLevel:
+def level_from_flags(flags: int) -> SecurityLevel:
     if flags & _FLAG_PRIV:
         return SecurityLevel.AUTH_PRIV
     return SecurityLevel.AUTH_NO_PRIV if flags & _FLAG_AUTH else SecurityLevel.NO_AUTH_NO_PRIV
@@ -130,7 +130,7 @@ class V3Request:
 
 
 @dataclass(slots=True)
-class _Header:
+class Header:
     """What the outer message and UsmSecurityParameters said (offsets into the message)."""
 
     msg_id: int
@@ -157,7 +157,7 @@ def _int_in(msg: bytes, pos: int, end: int, lo: int, hi: int, what: str) -> tupl
     return value, stop
 
 
-def _parse_header(msg: bytes) -> _Header:
+def parse_header(msg: bytes) -> Header:
     """RFC 3412 7.2 steps 1-3 and RFC 3414 3.2 step 1; raises BerError or UsmDrop."""
     end = len(msg)
     start, stop = ber.expect(msg, 0, end, SEQUENCE)
@@ -203,7 +203,7 @@ def _parse_header(msg: bytes) -> _Header:
     priv_params = msg[a:p]
     if p != e:
         raise UsmDrop("parse_error", "extra fields in UsmSecurityParameters")
-    return _Header(
+    return Header(
         msg_id,
         max_size,
         flags,
@@ -221,7 +221,7 @@ def _parse_header(msg: bytes) -> _Header:
     )
 
 
-def _parse_scoped_pdu(buf: bytes, pos: int, end: int) -> tuple[bytes, bytes, bytes]:
+def parse_scoped_pdu(buf: bytes, pos: int, end: int) -> tuple[bytes, bytes, bytes]:
     """ScopedPDU -> (contextEngineID, contextName, PDU TLV); trailing bytes (padding) ignored."""
     s, e = ber.expect(buf, pos, end, SEQUENCE)
     a, p = ber.expect(buf, s, e, OCTET_STRING)
@@ -321,23 +321,23 @@ class UsmAgent:
         """
         try:
             try:
-                head = _parse_header(msg)
+                head = parse_header(msg)
             except ber.BerError as exc:
                 raise UsmDrop("parse_error", str(exc)) from exc
             try:
                 return self._process(msg, head)
             except _Report as rep:
                 value = self._count(rep.counter)
-                if not head.flags & _FLAG_REPORTABLE:
+                if not head.flags & FLAG_REPORTABLE:
                     raise UsmDrop("unreportable_" + rep.counter) from None
                 return self._report(head, rep, value)
         except UsmDrop as drop:
             self._count("drop_" + drop.reason)
             raise
 
-    def _process(self, msg: bytes, head: _Header) -> V3Request:
+    def _process(self, msg: bytes, head: Header) -> V3Request:
         """RFC 3414 3.2 steps 3-8 for an authoritative receiver."""
-        level = _level_from_flags(head.flags)
+        level = level_from_flags(head.flags)
         if head.engine_id != self.engine_id:  # step 3, discovery included
             raise _Report("usmStatsUnknownEngineIDs", request_id=self._plain_request_id(msg, head))
         keys = self._users.get(head.user)
@@ -372,7 +372,7 @@ class UsmAgent:
             iv = head.boots.to_bytes(4, "big") + head.time.to_bytes(4, "big") + head.priv_params
             plain = keys.decrypt(iv, memoryview(msg)[head.data_start : head.data_stop])
             try:
-                ctx_engine, ctx_name, pdu = _parse_scoped_pdu(plain, 0, len(plain))
+                ctx_engine, ctx_name, pdu = parse_scoped_pdu(plain, 0, len(plain))
             except ber.BerError:
                 # CFB cannot fail by itself: garbage out means a wrong privacy key.
                 raise _Report("usmStatsDecryptionErrors") from None
@@ -380,7 +380,7 @@ class UsmAgent:
             if head.data_tag != SEQUENCE:
                 raise UsmDrop("parse_error", "encrypted data without the privacy flag")
             try:
-                ctx_engine, ctx_name, pdu = _parse_scoped_pdu(msg, head.data_pos, len(msg))
+                ctx_engine, ctx_name, pdu = parse_scoped_pdu(msg, head.data_pos, len(msg))
             except ber.BerError as exc:
                 raise UsmDrop("parse_error", str(exc)) from exc
         if pdu[0] not in _REQUEST_PDUS:
@@ -397,12 +397,12 @@ class UsmAgent:
         )
 
     @staticmethod
-    def _plain_request_id(msg: bytes, head: _Header) -> int:
+    def _plain_request_id(msg: bytes, head: Header) -> int:
         """The request-id of an unencrypted request (for its Report), else 0."""
         if head.flags & _FLAG_PRIV or head.data_tag != SEQUENCE:
             return 0
         try:
-            _, _, pdu = _parse_scoped_pdu(msg, head.data_pos, len(msg))
+            _, _, pdu = parse_scoped_pdu(msg, head.data_pos, len(msg))
         except ber.BerError:
             return 0
         return _request_id(pdu)
@@ -455,7 +455,7 @@ class UsmAgent:
             self._next_msg_id, SecurityLevel.AUTH_PRIV, user, keys, self.engine_id, b"", pdu
         )
 
-    def _report(self, head: _Header, rep: _Report, value: int) -> bytes:
+    def _report(self, head: Header, rep: _Report, value: int) -> bytes:
         varbind = ber.tlv(
             SEQUENCE,
             _REPORT_VARBIND_PREFIX[rep.counter]
@@ -482,52 +482,84 @@ class UsmAgent:
         pdu: bytes,
         reportable: bool = False,
     ) -> bytes:
-        boots = self.engine_boots
-        etime = self.engine_time
-        scoped = ber.tlv(
-            SEQUENCE, ber.encode_octets(context_engine_id) + ber.encode_octets(context_name) + pdu
+        salt = b""
+        if level == SecurityLevel.AUTH_PRIV:
+            self._salt = (self._salt + 1) & 0xFFFFFFFFFFFFFFFF
+            salt = self._salt.to_bytes(8, "big")
+        return encode_message(
+            msg_id,
+            level,
+            reportable,
+            self._engine_tlv,
+            self.engine_boots,
+            self.engine_time,
+            user,
+            keys,
+            salt,
+            context_engine_id,
+            context_name,
+            pdu,
         )
-        priv_params = b""
-        auth_len = 0
-        if level != SecurityLevel.NO_AUTH_NO_PRIV:
-            assert keys is not None
-            auth_len = keys.auth.mac_len
-            if level == SecurityLevel.AUTH_PRIV:
-                self._salt = (self._salt + 1) & 0xFFFFFFFFFFFFFFFF
-                priv_params = self._salt.to_bytes(8, "big")
-                iv = boots.to_bytes(4, "big") + etime.to_bytes(4, "big") + priv_params
-                scoped = ber.encode_octets(keys.encrypt(iv, scoped))
-        before_auth = (
-            self._engine_tlv
-            + ber.encode_int(boots)
-            + ber.encode_int(etime)
-            + ber.encode_octets(user)
-            + bytes((OCTET_STRING, auth_len))
-        )
-        sec_body = before_auth + bytes(auth_len) + ber.encode_octets(priv_params)
-        sec = ber.tlv(SEQUENCE, sec_body)
-        sec_octets = ber.tlv(OCTET_STRING, sec)
-        head = b"\x02\x01\x03" + ber.tlv(
-            SEQUENCE,
-            ber.encode_int(msg_id)
-            + ber.encode_int(OWN_MAX_SIZE)
-            + bytes(
-                (OCTET_STRING, 1, _LEVEL_FLAGS[level] | (_FLAG_REPORTABLE if reportable else 0))
-            )
-            + b"\x02\x01\x03",
-        )
-        body = head + sec_octets + scoped
-        msg = ber.tlv(SEQUENCE, body)
-        if not auth_len:
-            return msg
-        assert keys is not None
-        offset = (
-            (len(msg) - len(body))
-            + len(head)
-            + (len(sec_octets) - len(sec))
-            + (len(sec) - len(sec_body))
-            + len(before_auth)
-        )
-        out = bytearray(msg)
-        out[offset : offset + auth_len] = keys.mac(msg)
-        return bytes(out)
+
+
+def encode_message(
+    msg_id: int,
+    level: SecurityLevel,
+    reportable: bool,
+    engine_id_tlv: bytes,
+    boots: int,
+    etime: int,
+    user: bytes,
+    keys: LocalizedKeys | None,
+    salt: bytes,
+    context_engine_id: bytes,
+    context_name: bytes,
+    pdu: bytes,
+) -> bytes:
+    """An SNMPv3/USM message. The HMAC goes over the whole message with a zeroed placeholder
+    whose offset is tracked while encoding, then is patched in (no re-parse)."""
+    scoped = ber.tlv(
+        SEQUENCE, ber.encode_octets(context_engine_id) + ber.encode_octets(context_name) + pdu
+    )
+    priv_params = b""
+    auth_len = 0
+    if level != SecurityLevel.NO_AUTH_NO_PRIV:
+        if keys is None:
+            raise ValueError("an authenticated message needs keys")
+        auth_len = keys.auth.mac_len
+        if level == SecurityLevel.AUTH_PRIV:
+            priv_params = salt
+            iv = boots.to_bytes(4, "big") + etime.to_bytes(4, "big") + salt
+            scoped = ber.encode_octets(keys.encrypt(iv, scoped))
+    before_auth = (
+        engine_id_tlv
+        + ber.encode_int(boots)
+        + ber.encode_int(etime)
+        + ber.encode_octets(user)
+        + bytes((OCTET_STRING, auth_len))
+    )
+    sec_body = before_auth + bytes(auth_len) + ber.encode_octets(priv_params)
+    sec = ber.tlv(SEQUENCE, sec_body)
+    sec_octets = ber.tlv(OCTET_STRING, sec)
+    flags = _LEVEL_FLAGS[level] | (FLAG_REPORTABLE if reportable else 0)
+    head = b"\x02\x01\x03" + ber.tlv(
+        SEQUENCE,
+        ber.encode_int(msg_id)
+        + ber.encode_int(OWN_MAX_SIZE)
+        + bytes((OCTET_STRING, 1, flags))
+        + b"\x02\x01\x03",
+    )
+    body = head + sec_octets + scoped
+    msg = ber.tlv(SEQUENCE, body)
+    if keys is None or not auth_len:
+        return msg
+    offset = (
+        (len(msg) - len(body))
+        + len(head)
+        + (len(sec_octets) - len(sec))
+        + (len(sec) - len(sec_body))
+        + len(before_auth)
+    )
+    out = bytearray(msg)
+    out[offset : offset + auth_len] = keys.mac(msg)
+    return bytes(out)

@@ -1,17 +1,22 @@
-"""Real net-snmp (snmpget/snmpbulkget 5.9) as the manager against UsmAgent on loopback UDP."""
+"""Real net-snmp 5.9: snmpget/snmpbulkget as the manager against UsmAgent, and snmpd as the
+agent for UsmManager, all on loopback UDP."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
 
 import pytest
+from support.procs import free_udp_port, running
 from support.usm_responder import VALUE, thread_responder
 
+from netmon.snmp import ber
 from netmon.snmp.usm import UsmAgent, UsmUser
 from netmon.snmp.usm_crypto import AUTH_PROTOCOLS, PRIV_PROTOCOLS
+from netmon.snmp.usm_manager import UsmManager, V3Report, V3Response
 
 pytestmark = pytest.mark.integration
 
@@ -176,3 +181,82 @@ def test_unknown_user_and_stale_boots(agent: UsmAgent, port: int, env: dict[str,
     assert out.returncode == 0, out.stderr
     assert VALUE.decode() in out.stdout
     assert agent.stats["usmStatsNotInTimeWindows"] == before + 1
+
+
+# --- UsmManager (the manager side) against a real net-snmp snmpd ------------------------------
+
+SNMPD_USERS = [
+    ("SHA", "AES-256"),
+    ("SHA", "AES-256-C"),
+    ("SHA-256", "AES-128"),
+    ("SHA-512", "AES-256"),
+]
+
+
+@pytest.fixture(scope="module")
+def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    home = tmp_path_factory.mktemp("snmpd")
+    conf = home / "snmpd.conf"
+    lines = [f"sysName {VALUE.decode()}"]
+    for auth, priv in SNMPD_USERS:
+        lines.append(f'createUser {name(auth, priv)} {auth} "{AUTH_PW}" {priv} "{PRIV_PW}"')
+        lines.append(f"rouser {name(auth, priv)} priv")
+    conf.write_text("\n".join(lines) + "\n")
+    udp = free_udp_port()
+    argv = ["snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-I", "-smux", "-M", "/dev/null"]
+    argv += ["-m", "", f"udp:127.0.0.1:{udp}"]
+
+    def ready() -> bool:
+        manager = UsmManager(UsmUser(b"probe", "SHA", b"probe-pass", "AES-128", b"probe-pass"))
+        return isinstance(udp_exchange(udp, manager.discovery(1), timeout=0.2), bytes)
+
+    with running(argv, ready=ready, log=home / "snmpd.log", env={"SNMP_PERSISTENT_DIR": str(home)}):
+        yield udp
+
+
+def udp_exchange(port: int, msg: bytes, timeout: float = 2.0) -> bytes | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(msg, ("127.0.0.1", port))
+        try:
+            return s.recv(65535)
+        except TimeoutError:
+            return None
+
+
+def get_sysname(request_id: int) -> bytes:
+    vb = ber.tlv(ber.SEQUENCE, ber.encode_oid((1, 3, 6, 1, 2, 1, 1, 5, 0)) + b"\x05\x00")
+    return ber.tlv(
+        ber.GET,
+        ber.encode_int(request_id) + b"\x02\x01\x00\x02\x01\x00" + ber.tlv(ber.SEQUENCE, vb),
+    )
+
+
+def ask(port: int, manager: UsmManager, msg: bytes) -> V3Response | V3Report:
+    answer = udp_exchange(port, msg)
+    assert answer is not None, "snmpd did not answer"
+    return manager.receive(answer)
+
+
+@pytest.mark.parametrize(("auth", "priv"), SNMPD_USERS)
+def test_usm_manager_against_snmpd(snmpd: int, auth: str, priv: str) -> None:
+    u = UsmUser(name(auth, priv).encode(), auth, AUTH_PW.encode(), priv, PRIV_PW.encode())
+    manager = UsmManager(u)
+    report = ask(snmpd, manager, manager.discovery(1))
+    assert isinstance(report, V3Report) and report.counter == "usmStatsUnknownEngineIDs"
+    assert manager.discovered and manager.engine_id
+    answer = ask(snmpd, manager, manager.request(2, get_sysname(4711)))
+    if isinstance(answer, V3Report):  # snmpd may not have told its time unauthenticated
+        assert answer.counter == "usmStatsNotInTimeWindows" and answer.authenticated
+        answer = ask(snmpd, manager, manager.request(3, get_sysname(4711)))
+    assert isinstance(answer, V3Response), answer
+    assert answer.pdu.endswith(ber.encode_octets(VALUE))
+    assert ber.encode_int(4711) in answer.pdu[:8]
+
+
+def test_usm_manager_wrong_password_gets_wrong_digests(snmpd: int) -> None:
+    u = UsmUser(name("SHA", "AES-256").encode(), "SHA", b"not-the-password", "AES-256", b"x" * 8)
+    manager = UsmManager(u)
+    ask(snmpd, manager, manager.discovery(1))
+    report = ask(snmpd, manager, manager.request(2, get_sysname(1)))
+    assert isinstance(report, V3Report) and report.counter == "usmStatsWrongDigests"

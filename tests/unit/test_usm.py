@@ -4,6 +4,7 @@ loopback UDP, every USM report, reboot re-sync, and fuzzing (only UsmDrop may es
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import random
@@ -52,6 +53,7 @@ from netmon.snmp.usm_crypto import (
     password_to_key,
     priv_key,
 )
+from netmon.snmp.usm_manager import UsmManager, UsmNotDiscovered, V3Report, V3Response
 
 ENGINE = bytes.fromhex("80001f8880a1b2c3d4e5f60708")
 SYSNAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
@@ -215,9 +217,9 @@ def forge_request(
 
 def decode_report(agent: UsmAgent, msg: bytes) -> tuple[int, bytes, int, int, ber.OID, int, int]:
     """(flags, engine id, boots, time, varbind OID, counter value, request-id) of a Report."""
-    from netmon.snmp.usm import _parse_header
+    from netmon.snmp.usm import parse_header
 
-    head = _parse_header(msg)
+    head = parse_header(msg)
     assert head.data_tag == ber.SEQUENCE  # reports here are never encrypted
     s, e = ber.expect(msg, head.data_pos, len(msg), ber.SEQUENCE)
     a, p = ber.expect(msg, s, e, ber.OCTET_STRING)
@@ -365,9 +367,9 @@ def test_response_larger_than_msg_max_size_raises_too_big() -> None:
 def test_notify_is_an_authpriv_trap_from_this_engine() -> None:
     agent = UsmAgent(ENGINE, [user()], clock=Clock())
     trap = ber.tlv(ber.TRAPV2, b"\x02\x01\x01\x02\x01\x00\x02\x01\x00\x30\x00")
-    from netmon.snmp.usm import _parse_header
+    from netmon.snmp.usm import parse_header
 
-    head = _parse_header(agent.notify(trap, b"u-SHA-AES-128"))
+    head = parse_header(agent.notify(trap, b"u-SHA-AES-128"))
     assert (head.flags, head.engine_id, head.user) == (3, ENGINE, b"u-SHA-AES-128")
     with pytest.raises(ValueError):
         agent.notify(trap, b"nobody")
@@ -589,3 +591,69 @@ def test_pysnmp_notification_receiver_accepts_our_v3_trap() -> None:
 
     got = asyncio.run(run())
     assert got == [("1.3.6.1.2.1.1.3.0", "4200"), ("1.3.6.1.6.3.1.1.4.1.0", "1.3.6.1.6.3.1.1.5.3")]
+
+
+# --- the manager side, against the agent -----------------------------------------------------
+
+
+def exchange(agent: UsmAgent, msg: bytes) -> bytes:
+    got = agent.receive(msg)
+    if isinstance(got, bytes):
+        return got
+    return agent.respond(got, response_pdu(got.pdu))
+
+
+@pytest.mark.parametrize(("auth", "priv"), COMBOS)
+def test_manager_discovers_requests_and_decodes(auth: str, priv: str) -> None:
+    u = user(auth, priv)
+    clock = Clock()
+    agent = UsmAgent(ENGINE, [u], engine_boots=9, clock=clock)
+    clock.now += 5000
+    manager = UsmManager(u, clock=clock)
+    with pytest.raises(UsmNotDiscovered):
+        manager.request(1, get_pdu())
+    report = manager.receive(exchange(agent, manager.discovery(1)))
+    assert report == V3Report(1, "usmStatsUnknownEngineIDs", 1, False)
+    assert (manager.engine_id, manager.engine_boots, manager.engine_time) == (ENGINE, 9, 5000)
+    answer = manager.receive(exchange(agent, manager.request(2, get_pdu(31))))
+    assert isinstance(answer, V3Response)
+    assert (answer.msg_id, answer.security_level, answer.pdu) == (2, 3, response_pdu(get_pdu(31)))
+    assert answer.context_engine_id == ENGINE
+
+
+def test_manager_resyncs_after_reboot_and_rejects_forgeries() -> None:
+    u = user("SHA-256", "AES-256")
+    clock = Clock()
+    agent = UsmAgent(ENGINE, [u], clock=clock)
+    manager = UsmManager(u, clock=clock)
+    manager.receive(exchange(agent, manager.discovery(1)))
+    clock.now += 100
+    agent.reboot()
+    report = manager.receive(exchange(agent, manager.request(2, get_pdu())))
+    assert report == V3Report(2, "usmStatsNotInTimeWindows", 1, True)
+    assert (manager.engine_boots, manager.engine_time) == (2, 0)
+    assert isinstance(manager.receive(exchange(agent, manager.request(3, get_pdu()))), V3Response)
+    good = exchange(agent, manager.request(4, get_pdu()))
+    forged = bytearray(good)
+    forged[-1] ^= 1
+    with pytest.raises(UsmDrop, match="wrong_digest"):
+        manager.receive(bytes(forged))
+    clock.now += 1000  # a replay from long ago
+    with pytest.raises(UsmDrop, match="not_in_time_window"):
+        manager.receive(good)
+    stranger = UsmManager(user("SHA-256", "AES-256", name="eve"), clock=clock)
+    stranger.receive(exchange(agent, stranger.discovery(5)))
+    report = stranger.receive(exchange(agent, stranger.request(6, get_pdu())))
+    assert report == V3Report(6, "usmStatsUnknownUserNames", 1, False)
+    wrong = UsmManager(
+        UsmUser(u.name, "SHA-256", b"not-the-password", "AES-256", b"priv-secret-1"), clock=clock
+    )
+    wrong.receive(exchange(agent, wrong.discovery(7)))
+    report = wrong.receive(exchange(agent, wrong.request(8, get_pdu())))
+    assert report == V3Report(8, "usmStatsWrongDigests", 1, False)
+    rng = random.Random(7)
+    for _ in range(300):  # fuzzed answers: a clean drop or a decoded answer, nothing else
+        bad = bytearray(good)
+        bad[rng.randrange(len(bad))] = rng.randrange(256)
+        with contextlib.suppress(UsmDrop):
+            manager.receive(bytes(bad[: rng.randrange(1, len(bad) + 1)]))
