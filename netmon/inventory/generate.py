@@ -16,6 +16,7 @@ import csv
 import random
 import re
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -379,8 +380,9 @@ Address plan (loopback only, so nothing outside this machine is ever contacted):
 """
 
 
-def generate(out: Path) -> tuple[int, int]:
-    """Write the inventory into ``out``; return (files written, sites)."""
+def generate(out: Path, only: Collection[str] | None = None) -> tuple[int, int]:
+    """Write the inventory into ``out``; return (files written, sites). ``only`` limits the
+    province files written to those codes (the plan, and so centre.yaml, is always whole)."""
     centre, provinces = build_plan()
     y = _dumper()
     _write(
@@ -402,6 +404,8 @@ def generate(out: Path) -> tuple[int, int]:
     files = 3
     sites = 1
     for info, psites in provinces:
+        if only is not None and info["code"] not in only:
+            continue
         doc = CommentedMap()
         doc["province"] = CommentedMap(info)
         doc["sites"] = CommentedSeq(s.to_yaml() for s in psites)
