@@ -35,6 +35,7 @@ from support.usm_responder import AsyncResponder, response_pdu
 from netmon.snmp import ber
 from netmon.snmp.usm import SecurityLevel, UsmAgent, UsmUser, V3Request
 from netmon.snmp.usm_crypto import password_to_key
+from netmon.snmp.usm_manager import UsmManager
 
 DEVICES = 1100
 RUNS = 5
@@ -76,23 +77,34 @@ def get_pdu() -> bytes:
 
 def per_message(user: UsmUser, level: SecurityLevel, n: int = 5000) -> float:
     agent = UsmAgent(engine_id(1), [user])
-    forge = UsmAgent(engine_id(1), [user])  # same keys: encodes the manager's request
-    msg = forge._encode(
-        7,
-        level,
-        user.name,
-        forge._users[user.name],
-        agent.engine_id,
-        b"",
-        get_pdu(),
-        reportable=True,
-    )
+    manager = UsmManager(user, level)
+    report = agent.receive(manager.discovery(1))
+    assert isinstance(report, bytes)
+    manager.receive(report)
+    msg = manager.request(7, get_pdu())
     answer = response_pdu(get_pdu())
     t0 = time.process_time()
     for _ in range(n):
         req = agent.receive(msg)
         assert isinstance(req, V3Request)
         agent.respond(req, answer)
+    return (time.process_time() - t0) / n
+
+
+def manager_per_message(user: UsmUser, n: int = 5000) -> float:
+    """The other end: UsmManager.request + receive of the same exchange."""
+    agent = UsmAgent(engine_id(1), [user])
+    manager = UsmManager(user)
+    report = agent.receive(manager.discovery(1))
+    assert isinstance(report, bytes)
+    manager.receive(report)
+    req = agent.receive(manager.request(7, get_pdu()))
+    assert isinstance(req, V3Request)
+    answer = agent.respond(req, response_pdu(get_pdu()))
+    t0 = time.process_time()
+    for i in range(n):
+        manager.request(i, get_pdu())
+        manager.receive(answer)
     return (time.process_time() - t0) / n
 
 
@@ -159,6 +171,8 @@ def main() -> None:
         for level in (SecurityLevel.AUTH_PRIV, SecurityLevel.AUTH_NO_PRIV):
             cost = statistics.median(per_message(u, level) for _ in range(RUNS))
             print(f"| {u.auth}/{u.priv} | {level.name} | {cost * 1e6:.1f} |")
+        cost = statistics.median(manager_per_message(u) for _ in range(RUNS))
+        print(f"| {u.auth}/{u.priv} | UsmManager request + receive, AUTH_PRIV | {cost * 1e6:.1f} |")
     results = [asyncio.run(pysnmp_exchange()) for _ in range(3)]
     manager = statistics.median(r[0] for r in results)
     ours = statistics.median(r[1] for r in results)
