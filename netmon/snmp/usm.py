@@ -307,6 +307,10 @@ class UsmAgent:
         """usmStats counters by MIB name, plus ``drop_<reason>`` for silently dropped messages."""
         return dict(self._stats)
 
+    def usm_stats_values(self) -> dict[OID, int]:
+        """The usmStats scalars by OID, for serving SNMP-USER-BASED-SM-MIB from the simulator."""
+        return {oid: self._stats[name] for name, oid in USM_STATS_OIDS.items()}
+
     def _count(self, key: str) -> int:
         value = self._stats.get(key, 0) + 1
         self._stats[key] = value

@@ -257,6 +257,7 @@ def test_discovery_report_carries_engine_id_boots_and_time() -> None:
     assert (oid, value, rid) == (USM_STATS_OIDS["usmStatsUnknownEngineIDs"], 1, 99)
     agent.receive(discovery_message())
     assert agent.stats["usmStatsUnknownEngineIDs"] == 2
+    assert agent.usm_stats_values()[(1, 3, 6, 1, 6, 3, 15, 1, 1, 4, 0)] == 2
 
 
 def test_authpriv_request_round_trip_and_response_encryption() -> None:
@@ -524,6 +525,10 @@ def test_pysnmp_sees_each_usm_error_then_resyncs_after_reboot() -> None:
         err, _ = await pysnmp_get(engine, target, UsmUserData(other.name.decode()))
         assert "security level" in str(err).lower()
         assert await pysnmp_get(engine, target, usm_data(other)) == (None, [VALUE.decode()])
+        auth_only = UsmUserData(
+            other.name.decode(), "auth-secret-1", authProtocol=usmHMAC192SHA256AuthProtocol
+        )
+        assert await pysnmp_get(engine, target, auth_only) == (None, [VALUE.decode()])
         agent.reboot()
         assert await pysnmp_get(engine, target, usm_data(other)) == (None, [VALUE.decode()])
 
