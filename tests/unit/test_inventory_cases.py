@@ -36,3 +36,37 @@ def test_loader_reports_exactly_the_expected_problems(case: str) -> None:
         for p in info.value.problems
     ]
     assert got == expected
+
+
+def test_mangled_inventories_only_ever_give_problems(tmp_path: Path) -> None:
+    """300 seeded random edits (deleted/duplicated lines, stray YAML punctuation, tabs): the
+    loader either accepts the result or raises InventoryError with positioned problems."""
+    import random
+    import shutil
+
+    base = CASES / "_valid"
+    files = sorted(base.rglob("*.yaml"))
+    rng = random.Random(2026)
+    for n in range(300):
+        root = tmp_path / str(n)
+        shutil.copytree(base, root)
+        target = root / rng.choice(files).relative_to(base)
+        lines = target.read_text(encoding="utf-8").splitlines(keepends=True)
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(lines))
+            op = rng.random()
+            if op < 0.3:
+                del lines[i]
+            elif op < 0.5:
+                lines.insert(rng.randrange(len(lines)), lines[i])
+            elif len(lines[i]) > 1:
+                k = rng.randrange(len(lines[i]) - 1)
+                lines[i] = lines[i][:k] + rng.choice(" :-{}[]'\"x0\t#&*!|>") + lines[i][k + 1 :]
+        target.write_text("".join(lines), encoding="utf-8")
+        try:
+            load_inventory(root)
+        except InventoryError as exc:
+            assert exc.problems
+            for p in exc.problems:
+                assert p.line >= 1 and p.column >= 1 and p.message
+                assert Path(p.file).is_relative_to(root)
