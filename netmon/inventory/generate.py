@@ -15,8 +15,8 @@ from __future__ import annotations
 import csv
 import random
 import re
-from dataclasses import dataclass, field
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 

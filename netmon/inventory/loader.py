@@ -246,6 +246,13 @@ class _Loader:
         files = sorted(pdir.glob("*.yaml")) if pdir.is_dir() else []
         if not files:
             self.extra.append(Problem(str(pdir), 1, 1, "no province files (provinces/*.yaml)"))
+        for f in sorted(pdir.glob("*.yml")) if pdir.is_dir() else []:
+            # Only *.yaml is read: a .yml file would be silently ignored, so say so.
+            self.extra.append(
+                Problem(
+                    str(f), 1, 1, f"not read: province files end in .yaml (rename to {f.stem}.yaml)"
+                )
+            )
         for f in files:
             doc = self.read(f)
             if doc is None or doc.data is None:
