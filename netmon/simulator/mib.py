@@ -40,12 +40,31 @@ def enc_int(v: int) -> bytes:
     return ber.encode_int(v)
 
 
+class _Layout:
+    """The shape of a MIB: sorted OIDs, their encodings and types. Devices of one platform
+    with the same interface numbering share one (built once, saves time and memory)."""
+
+    def __init__(self, oids: list[OID], tags: list[int], objects: set[OID]) -> None:
+        self.oids = oids
+        self.tags = tags
+        self.objects = objects
+        self.oid_tlvs: list[bytes] = []
+        self.by_body: dict[bytes, int] = {}
+        for i, oid in enumerate(oids):
+            body = ber.encode_oid_body(oid)
+            self.by_body[body] = i
+            self.oid_tlvs.append(ber.tlv(ber.OBJECT_IDENTIFIER, body))
+
+
+_LAYOUTS: dict[tuple[OID, ...], _Layout] = {}
+
+
 class Mib:
     """Build with ``add``, then ``freeze``; afterwards read-only apart from the value functions'
     own state (interface status lives in the objects the functions close over)."""
 
     def __init__(self) -> None:
-        self._pending: dict[OID, tuple[int, bytes | ValueFn]] = {}
+        self._pending: dict[OID, tuple[int, bytes | ValueFn, int]] = {}
         self.oids: list[OID] = []
         self.oid_tlvs: list[bytes] = []
         self.static: list[bytes | None] = []  # whole varbind when static
@@ -58,26 +77,34 @@ class Mib:
     def add(self, oid: OID, tag: int, value: bytes | ValueFn, instance_len: int = 1) -> None:
         """``value`` is the encoded value TLV or a function returning it; the last
         ``instance_len`` sub-identifiers are the instance (``.0`` for scalars)."""
-        self._pending[oid] = (tag, value)
-        self.objects.add(oid[:-instance_len])
+        self._pending[oid] = (tag, value, instance_len)
 
     def freeze(self) -> None:
-        for oid in sorted(self._pending):
-            tag, value = self._pending[oid]
-            body = ber.encode_oid_body(oid)
-            oid_tlv = ber.tlv(ber.OBJECT_IDENTIFIER, body)
-            self.by_body[body] = len(self.oids)
-            self.oids.append(oid)
-            self.oid_tlvs.append(oid_tlv)
-            self.tags.append(tag)
+        pending = self._pending
+        keys = sorted(pending)
+        shape = tuple(keys)
+        layout = _LAYOUTS.get(shape)
+        if layout is None:
+            tags = [pending[k][0] for k in keys]
+            objects = {k[: -pending[k][2]] for k in keys}
+            layout = _LAYOUTS[shape] = _Layout(keys, tags, objects)
+        if any(pending[k][0] != t for k, t in zip(keys, layout.tags, strict=True)):
+            raise ValueError("an OID with two different types")
+        self.oids, self.oid_tlvs, self.tags = layout.oids, layout.oid_tlvs, layout.tags
+        self.by_body, self.objects = layout.by_body, layout.objects
+        static: list[bytes | None] = []
+        fns: list[ValueFn | None] = []
+        for oid_tlv, key in zip(layout.oid_tlvs, keys, strict=True):
+            value = pending[key][1]
             if isinstance(value, bytes):
-                self.static.append(varbind(oid_tlv, value))
-                self.fns.append(None)
+                static.append(varbind(oid_tlv, value))
+                fns.append(None)
             else:
-                self.static.append(None)
-                self.fns.append(value)
-        self.size = len(self.oids)
-        self._pending.clear()
+                static.append(None)
+                fns.append(value)
+        self.static, self.fns = static, fns
+        self.size = len(keys)
+        self._pending = {}
 
     def index(self, body: bytes) -> int | None:
         return self.by_body.get(body)

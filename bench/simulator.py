@@ -1,0 +1,282 @@
+"""The simulator against net-snmp's snmpd, measured in the same run.
+
+Both agents run as their own processes on loopback; a load generator in ANOTHER process
+(multiprocessing) walks their tables with GETBULK x25 and x50, keeping a window of outstanding
+requests, and counts the varbinds it receives. The agents' CPU comes from /proc/<pid>/stat, so
+the figure is varbinds per CPU-second of the agent (per core), independent of the noisy wall
+clock of this shared machine. Medians of 5 runs. Then the whole default backbone in one
+process: startup time and resident memory.
+
+Run: ``.venv/bin/python -m bench.simulator`` (or ``make bench``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from netmon.simulator.testbed import SECRETS, write_inventory
+from netmon.snmp import ber
+from netmon.snmp import message as msg
+
+REPO = Path(__file__).resolve().parent.parent
+RUNS = 5
+RUN_SECONDS = 2.0
+WINDOW = 16
+COMMUNITY = b"bench"
+SNMPD_EXTRA_ROWS = 40  # x 10 columns = 400 extra OIDs
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SIM_SECRETS = {
+    **SECRETS,
+    "NETMON_SIM_COMMUNITY": COMMUNITY.decode(),
+    "NETMON_SIM_SSH_PASSWORD": "x",
+}
+
+OID = tuple[int, ...]
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- the load generator (runs in its own process) ------------------------------------------
+
+
+def _load(
+    address: tuple[str, int],
+    subtrees: list[OID],
+    reps: int,
+    seconds: float,
+    out: mp.Queue[tuple[int, int, int]],
+) -> None:
+    """Walk ``subtrees`` over and over with GETBULK, WINDOW walks in flight."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.connect(address)
+    sock.settimeout(1.0)
+    next_id = 1
+    walks: dict[int, tuple[int, OID]] = {}  # request id -> (subtree index, OID asked)
+
+    def send(tree: int, oid: OID) -> None:
+        nonlocal next_id
+        next_id += 1
+        walks[next_id] = (tree, oid)
+        sock.send(msg.encode_getbulk(COMMUNITY, next_id, [oid], reps))
+
+    for k in range(WINDOW):
+        send(k % len(subtrees), subtrees[k % len(subtrees)])
+    varbinds = requests = timeouts = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            data = sock.recv(65535)
+        except TimeoutError:
+            timeouts += 1
+            walks.clear()
+            for k in range(WINDOW):
+                send(k % len(subtrees), subtrees[k % len(subtrees)])
+            continue
+        r = msg.decode_response(data)
+        got = walks.pop(r.request_id, None)
+        if got is None:
+            continue
+        tree, _ = got
+        requests += 1
+        varbinds += len(r.varbinds)
+        root = subtrees[tree]
+        last, tag, _ = r.varbinds[-1]
+        if tag == ber.END_OF_MIB_VIEW or last[: len(root)] != root:
+            tree = (tree + 1) % len(subtrees)
+            send(tree, subtrees[tree])
+        else:
+            send(tree, last)
+    out.put((varbinds, requests, timeouts))
+
+
+def measure(
+    pid: int, address: tuple[str, int], subtrees: list[OID], reps: int
+) -> tuple[float, int]:
+    """Varbinds per CPU-second of the agent ``pid`` under one load run, and timeouts seen."""
+    q: mp.Queue[tuple[int, int, int]] = mp.Queue()
+    proc = mp.Process(target=_load, args=(address, subtrees, reps, RUN_SECONDS, q))
+    c0 = cpu_seconds(pid)
+    proc.start()
+    varbinds, _requests, timeouts = q.get(timeout=RUN_SECONDS + 30)
+    proc.join()
+    used = cpu_seconds(pid) - c0
+    return (varbinds / used if used > 0 else 0.0), timeouts
+
+
+# --- the agents ------------------------------------------------------------------------------
+
+
+def _snmpd_config(port: int, work: Path) -> Path:
+    lines = [
+        f"agentAddress udp:127.0.0.1:{port}",
+        f"rocommunity {COMMUNITY.decode()} 127.0.0.1",
+        "sysName bench-snmpd",
+    ]
+    # An extra table: 10 columns x SNMPD_EXTRA_ROWS rows of counters, gauges and strings.
+    for col in range(1, 11):
+        for row in range(1, SNMPD_EXTRA_ROWS + 1):
+            oid = f".1.3.6.1.4.1.99999.1.1.{col}.{row}"
+            if col in (1, 2):
+                lines.append(f'override {oid} octet_str "GigabitEthernet0/0/{row}"')
+            elif col < 8:
+                lines.append(f"override {oid} counter {row * 1000003 + col}")
+            else:
+                lines.append(f"override {oid} integer {row}")
+    path = work / "snmpd.conf"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _wait_answer(address: tuple[str, int], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.2)
+        while time.monotonic() < deadline:
+            s.sendto(msg.encode_get(COMMUNITY, 1, [(1, 3, 6, 1, 2, 1, 1, 5, 0)]), address)
+            try:
+                s.recv(65535)
+                return
+            except TimeoutError:
+                continue
+    raise TimeoutError(f"no SNMP answer from {address}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def bench_agents() -> list[tuple[str, str, float, int]]:
+    rows: list[tuple[str, str, float, int]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        snmpd_port = _free_port(socket.SOCK_DGRAM)
+        conf = _snmpd_config(snmpd_port, work)
+        snmpd = subprocess.Popen(
+            [
+                "snmpd",
+                "-f",
+                "-Lf",
+                str(work / "snmpd.log"),
+                "-C",
+                "-c",
+                str(conf),
+                "-M",
+                "/dev/null",
+            ],
+            env={**os.environ, "SNMP_PERSISTENT_DIR": str(work), "MIBS": ""},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        write_inventory(work / "inventory", net=77)
+        sim_port = _free_port(socket.SOCK_DGRAM)
+        sim = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "netmon.cli", "--log-level", "WARNING", "simulate"),
+                *("--inventory", str(work / "inventory"), "--port", str(sim_port)),
+                *("--control-port", str(_free_port(socket.SOCK_STREAM)), "--latency-scale", "0"),
+            ],
+            env={**os.environ, **SIM_SECRETS},
+            cwd=REPO,
+        )
+        try:
+            snmpd_addr = ("127.0.0.1", snmpd_port)
+            sim_addr = ("127.77.50.1", sim_port)  # the Huawei hub: 9 interfaces, ~350 OIDs
+            _wait_answer(snmpd_addr)
+            _wait_answer(sim_addr)
+            interfaces = (1, 3, 6, 1, 2, 1, 2, 2)
+            ifx = (1, 3, 6, 1, 2, 1, 31, 1, 1)
+            extra = (1, 3, 6, 1, 4, 1, 99999, 1)
+            for reps in (25, 50):
+                for name, pid, addr, trees in (
+                    ("netmon simulate", sim.pid, sim_addr, [interfaces, ifx]),
+                    ("net-snmp snmpd", snmpd.pid, snmpd_addr, [interfaces, ifx, extra]),
+                ):
+                    runs = [measure(pid, addr, trees, reps) for _ in range(RUNS)]
+                    median = statistics.median(r[0] for r in runs)
+                    rows.append((name, f"GETBULK x{reps}", median, sum(r[1] for r in runs)))
+        finally:
+            _stop(sim)
+            _stop(snmpd)
+    return rows
+
+
+def bench_backbone() -> tuple[int, float, float]:
+    """The whole default inventory in one process: (devices, startup seconds, RSS MiB)."""
+    from netmon.inventory.loader import default_inventory_path, load_inventory
+
+    devices = sum(1 for _ in load_inventory(default_inventory_path()).devices())
+    control = _free_port(socket.SOCK_STREAM)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "netmon.cli", "--log-level", "WARNING", "simulate"),
+            *("--port", str(_free_port(socket.SOCK_DGRAM)), "--control-port", str(control)),
+        ],
+        env={**os.environ, **SIM_SECRETS},
+        cwd=REPO,
+    )
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("the simulator exited")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{control}/status", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        startup = time.monotonic() - t0
+        return devices, startup, rss_mib(proc.pid)
+    finally:
+        _stop(proc)
+
+
+def main() -> None:
+    if shutil.which("snmpd") is None:
+        print("snmpd is not installed (apt-get install snmpd)")
+        return
+    rows = bench_agents()
+    peer = {load: vbs for name, load, vbs, _ in rows if name == "net-snmp snmpd"}
+    print(f"\nAgent throughput: varbinds per CPU-second of the agent, median of {RUNS} runs")
+    print(f"{'agent':<18} {'load':<14} {'varbinds/s/core':>16} {'vs snmpd':>9} {'timeouts':>9}")
+    for name, load, vbs, timeouts in rows:
+        ratio = vbs / peer[load]
+        print(f"{name:<18} {load:<14} {vbs:>16,.0f} {ratio:>8.2f}x {timeouts:>9}")
+    devices, startup, rss = bench_backbone()
+    print("\nThe whole default backbone in one process")
+    print(f"devices served: {devices}; startup {startup:.1f} s (wall); RSS {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
