@@ -99,11 +99,31 @@ def _plain(err: Any) -> str:
     if name in ("lat", "lon") and kind in ("greater_than_equal", "less_than_equal"):
         span = "5 to 21" if name == "lat" else "97 to 106"
         return f"{name}: {value} is outside Thailand ({name} must be {span})"
+    if kind in ("tuple_type", "list_type"):
+        return f"{name}: should be a list, got {_describe(value)}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"{name}: should be keys and values, got {_describe(value)}"
+    if kind == "string_type":
+        return f"{name}: should be text, got {_describe(value)}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     elif msg.startswith("Input should be"):
-        msg = "should be" + msg[len("Input should be") :] + f", got {value!r}"
+        msg = "should be" + msg[len("Input should be") :] + f", got {_describe(value)}"
     return f"{name}: {msg}"
+
+
+def _describe(value: object) -> str:
+    """A value as an admin wrote it, short (a whole site in a message helps nobody)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "keys and values"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _validate(model: type[M], data: Any, doc: Parsed, path: Path_) -> M | None:

@@ -84,6 +84,7 @@ CASES: dict[str, list[tuple[str, str | None, str | None]]] = {
     ],
     "two-hubs": [(P51, '- code: "5101"\n    kind: district', '- code: "51"\n    kind: province')],
     "file-name-mismatch": [("rename", P51, "provinces/52-lampang.yaml")],
+    "not-a-list": [(P50, "methods: [snmp, ssh]", "methods: snmp")],
     "yml-extension": [("rename", P51, "provinces/51-lamphun.yml")],
     "ssh-without-credentials": [
         (P51, "        role: edge\n", "        role: edge\n        methods: [snmp, ssh]\n")
