@@ -226,15 +226,17 @@ class PysnmpTransport:
                     finished.add(column)
                     continue
                 key = tuple(name)
-                prefix = prefixes[column]
-                if key[: len(prefix)] != prefix or len(key) == len(prefix):
-                    finished.add(column)
-                    continue
+                # Checked before the column test: an agent answering an OID at or before the
+                # one asked for would otherwise look like an empty column.
                 if key <= last[column]:
                     raise SnmpWalkLoop(
                         f"{self._address[0]}: {'.'.join(map(str, key))} does not follow "
                         f"{'.'.join(map(str, last[column]))}"
                     )
+                prefix = prefixes[column]
+                if key[: len(prefix)] != prefix:
+                    finished.add(column)
+                    continue
                 last[column] = key
                 out[column][".".join(map(str, key[len(prefix) :]))] = to_value(raw)
             active = [c for c in active if c not in finished]

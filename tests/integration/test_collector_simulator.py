@@ -1,0 +1,189 @@
+"""`netmon run` against `netmon simulate` with failures injected by `netmon control`: a link
+down shows within the fast status interval, dead/slow devices do not hold back the others,
+garbage and walk loops are reported per device and never stall the collector."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from support.collector_lab import fetch, value_of
+from support.procs import free_tcp_port, free_udp_port, http_ok, running, wait_for
+
+from netmon.simulator.testbed import SECRETS, small_inventory, write_inventory
+
+pytestmark = pytest.mark.integration
+
+NETMON = [sys.executable, "-m", "netmon.cli"]
+SLOW_POLLED = "cmi-dist-01"  # full poll every 60 s: only the status poll can see its link go
+
+
+@dataclass
+class Bed:
+    control: int
+    metrics: str
+    link: tuple[str, str]  # (device, interface) of a link of SLOW_POLLED
+
+    def control_cli(self, *args: str) -> None:
+        out = subprocess.run(
+            [*NETMON, "control", "--control-port", str(self.control), *args],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert out.returncode == 0, out.stderr
+
+    def text(self) -> str:
+        return fetch(self.metrics)
+
+    def value(self, name: str, **labels: str) -> float | None:
+        return value_of(self.text(), name, **labels)
+
+    def polls(self, device: str) -> float:
+        return self.value("netmon_device_polls_total", device=device) or 0.0
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
+    tmp = tmp_path_factory.mktemp("collector-sim")
+    net = random.Random(os.getpid() + 7).randrange(100, 250)
+    inv_dir = tmp / "inventory"
+    write_inventory(inv_dir, net=net)
+    (inv_dir / "defaults.yaml").write_text(
+        json.dumps({"defaults": {"credentials": "sim-v2c", "poll_interval": 1.5,
+                                 "status_interval": 0.5}})
+    )  # fmt: skip
+    province = inv_dir / "provinces" / "50-chiang-mai.yaml"
+    data = json.loads(province.read_text())
+    for site in data["sites"]:
+        for device in site.get("devices", []):
+            if device["name"] == SLOW_POLLED:
+                device["poll_interval"] = 60
+    province.write_text(json.dumps(data, ensure_ascii=False))
+    inv = small_inventory(net)
+    link = next(
+        (end.device, end.interface)
+        for _, lk in inv.links()
+        for end in (lk.a, lk.b)
+        if end.device == SLOW_POLLED
+    )
+    port, control, metrics_port = free_udp_port(), free_tcp_port(), free_tcp_port()
+    sim = [*NETMON, "simulate", "--inventory", str(inv_dir), "--port", str(port)]
+    sim += ["--control-port", str(control)]
+    run = [*NETMON, "run", "--inventory", str(inv_dir), "--port-override", str(port)]
+    run += ["--listen", f"127.0.0.1:{metrics_port}"]
+    bed = Bed(control, f"http://127.0.0.1:{metrics_port}/metrics", link)
+
+    def all_up() -> bool:
+        text = bed.text()
+        return all(value_of(text, "netmon_device_up", device=d.name) == 1 for _, d in inv.devices())
+
+    with (
+        running(
+            sim,
+            log=tmp / "simulate.log",
+            env=SECRETS,
+            ready=lambda: http_ok(f"http://127.0.0.1:{control}/status"),
+        ),
+        running(run, log=tmp / "netmon.log", env=SECRETS, ready=all_up, timeout=30),
+    ):
+        yield bed
+
+
+def test_link_down_shows_within_the_status_interval(bed: Bed) -> None:
+    device, interface = bed.link
+    polls = bed.polls(device)
+    bed.control_cli("link-down", device, interface)
+    try:
+        t0 = time.monotonic()
+        wait_for(
+            lambda: bed.value("ifOperStatus", device=device, ifName=interface) == 2,
+            10,
+            "ifOperStatus down",
+        )
+        seen = time.monotonic() - t0
+        # the full poll (every 60 s) did not run: the fast status poll saw it
+        assert bed.polls(device) == polls
+        assert seen < 5.0
+    finally:
+        bed.control_cli("link-up", device, interface)
+    wait_for(lambda: bed.value("ifOperStatus", device=device, ifName=interface) == 1, 10, "back up")
+
+
+def test_dead_and_slow_devices_do_not_hold_back_the_others(bed: Bed) -> None:
+    bed.control_cli("dead", "cmi-dist-02")
+    bed.control_cli("slow", "cmi-5001-edge-01", "300")
+    try:
+        wait_for(
+            lambda: (bed.value("netmon_poll_timeouts_total", device="cmi-dist-02") or 0) >= 1,
+            20,
+            "the dead device's timeout",
+        )
+        healthy = bed.polls("bkk-core-01")
+        slow = bed.polls("cmi-5001-edge-01")
+        wait_for(lambda: bed.polls("bkk-core-01") >= healthy + 3, 20, "healthy keeps polling")
+        text = bed.text()
+        assert value_of(text, "netmon_device_up", device="cmi-dist-02") == 0
+        assert value_of(text, "netmon_device_up", device="bkk-core-01") == 1
+        # the healthy device's polls stay short while the dead one uses its whole deadline
+        duration = value_of(text, "netmon_poll_duration_seconds", device="bkk-core-01")
+        assert duration is not None and duration < 1.0
+        assert value_of(text, "netmon_poll_skipped_total", device="bkk-core-01") == 0
+        wait_for(lambda: bed.polls("cmi-5001-edge-01") > slow, 20, "the slow device polled")
+        slow_duration = bed.value("netmon_poll_duration_seconds", device="cmi-5001-edge-01")
+        assert slow_duration is not None and slow_duration >= 0.3
+        assert bed.value("netmon_device_up", device="cmi-5001-edge-01") == 1
+    finally:
+        bed.control_cli("clear")
+
+
+@pytest.mark.parametrize("fault", ["garbage", "walk-loop"])
+def test_bad_answers_are_reported_per_device(bed: Bed, fault: str) -> None:
+    victim = "cmi-dist-02"
+    wait_for(lambda: bed.value("netmon_device_up", device=victim) == 1, 20, "victim up")
+    before = bed.text()
+    errors_before = sum(
+        v
+        for n, lab, v in _samples(before)
+        if n == "netmon_poll_errors_total" and lab.get("device") == victim
+    )
+    bed.control_cli(fault, victim)
+    try:
+        wait_for(
+            lambda: (
+                sum(
+                    v
+                    for n, lab, v in _samples(bed.text())
+                    if n == "netmon_poll_errors_total" and lab.get("device") == victim
+                )
+                > errors_before
+            ),
+            20,
+            f"{fault} reported",
+        )
+        text = bed.text()
+        kinds = {
+            lab["kind"]
+            for n, lab, _ in _samples(text)
+            if n == "netmon_poll_errors_total" and lab.get("device") == victim
+        }
+        expected = {"garbage": {"garbage", "timeout"}, "walk-loop": {"walk_loop"}}[fault]
+        assert kinds & expected, kinds
+        assert value_of(text, "netmon_device_up", device=victim) == 0
+        healthy = bed.polls("bkk-core-01")
+        wait_for(lambda: bed.polls("bkk-core-01") >= healthy + 2, 20, "others keep polling")
+    finally:
+        bed.control_cli("clear")
+
+
+def _samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    from support.collector_lab import parse_metrics
+
+    return parse_metrics(text)
