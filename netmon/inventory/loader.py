@@ -167,6 +167,10 @@ class _Loader:
         self.raw_devices: set[str] = set()  # names written anywhere, valid or not
         self.raw_profiles: set[str] = set()
         self.defaults_ok = True
+        # A file that could not be read at all hides its devices/profiles: references to
+        # them are not reported as unknown (its own error is what needs fixing).
+        self.devices_hidden = False
+        self.profiles_hidden = False
 
     def rel(self, doc: Parsed, path: Path_) -> str:
         line, col = doc.where(path)
@@ -205,7 +209,7 @@ class _Loader:
                 ok = False
         return ok
 
-    def collect_raw_devices(self, doc: Parsed, sites: Any, base: Path_) -> None:
+    def collect_raw_devices(self, sites: Any) -> None:
         for site in sites if isinstance(sites, list) else ():
             devices = site.get("devices") if isinstance(site, dict) else None
             for dev in devices if isinstance(devices, list) else ():
@@ -226,9 +230,12 @@ class _Loader:
 
         profiles: list[tuple[CredentialProfile, Parsed, Path_]] = []
         c = self.read(self.root / "credentials.yaml")
-        if c is not None and c.data is not None and self.top(c, ("profiles",), ("profiles",)):
+        if c is None or c.data is None or not self.top(c, ("profiles",), ("profiles",)):
+            self.profiles_hidden = True
+        else:
             items = c.data["profiles"]
             if not isinstance(items, list):
+                self.profiles_hidden = True
                 c.problems.append(c.at(("profiles",), "profiles: should be a list of profiles"))
             else:
                 for i, item in enumerate(items):
@@ -246,11 +253,13 @@ class _Loader:
         centre_doc = self.read(self.root / "centre.yaml")
         centre: tuple[Parsed, Site] | None = None
         if (
-            centre_doc is not None
-            and centre_doc.data is not None
-            and self.top(centre_doc, ("site",), ("site",))
+            centre_doc is None
+            or centre_doc.data is None
+            or not self.top(centre_doc, ("site",), ("site",))
         ):
-            self.collect_raw_devices(centre_doc, [centre_doc.data["site"]], ())
+            self.devices_hidden = True
+        else:
+            self.collect_raw_devices([centre_doc.data["site"]])
             s = _validate(Site, centre_doc.data["site"], centre_doc, ("site",))
             if s is not None:
                 if s.kind is not SiteKind.centre:
@@ -273,16 +282,28 @@ class _Loader:
                     str(f), 1, 1, f"not read: province files end in .yaml (rename to {f.stem}.yaml)"
                 )
             )
+        seen_codes: dict[str, Parsed] = {}
         for f in files:
             doc = self.read(f)
             if doc is None or doc.data is None:
+                self.devices_hidden = True
                 continue
             if not self.top(doc, ("province", "sites"), ("province", "sites")):
+                self.devices_hidden = True
                 continue
-            self.collect_raw_devices(doc, doc.data["sites"], ("sites",))
+            self.collect_raw_devices(doc.data["sites"])
             info = _validate(ProvinceInfo, doc.data["province"], doc, ("province",))
             official = False
             if info is not None:
+                other = seen_codes.setdefault(info.code, doc)
+                if other is not doc:
+                    doc.problems.append(
+                        doc.at(
+                            ("province", "code"),
+                            f"province {info.code} already has a file: "
+                            f"{self.rel(other, ('province', 'code'))}",
+                        )
+                    )
                 official = self.check_province(doc, f, info)
                 provinces.append(info)
                 if info.code == "10":
@@ -290,6 +311,7 @@ class _Loader:
             sites = doc.data["sites"]
             if not isinstance(sites, list):
                 doc.problems.append(doc.at(("sites",), "sites: should be a list of sites"))
+                self.devices_hidden = True
                 continue
             hub_at: int | None = None
             for i, raw in enumerate(sites):
@@ -469,6 +491,7 @@ class _Loader:
             defaults.credentials is not None
             and defaults.credentials not in by_name
             and defaults.credentials not in self.raw_profiles
+            and not self.profiles_hidden
             and ddoc
         ):
             ddoc.problems.append(
@@ -493,7 +516,11 @@ class _Loader:
                     continue
                 profile = by_name.get(name)
                 if profile is None:
-                    if dev.credentials is not None and name not in self.raw_profiles:
+                    if (
+                        dev.credentials is not None
+                        and name not in self.raw_profiles
+                        and not self.profiles_hidden
+                    ):
                         p.doc.problems.append(
                             p.doc.at(
                                 (*path, "credentials"),
@@ -555,7 +582,7 @@ class _Loader:
                 if b.device not in devices:
                     if a.device in mine:  # counts as a way up: the link itself is the mistake
                         parents.setdefault(a.device, []).append((b.device, p.doc, lp))
-                    if b.device not in self.raw_devices:  # else its site failed validation
+                    if b.device not in self.raw_devices and not self.devices_hidden:
                         close = difflib.get_close_matches(b.device, devices, n=1)
                         hint = f" (did you mean {close[0]!r}?)" if close else ""
                         p.doc.problems.append(

@@ -85,6 +85,18 @@ CASES: dict[str, list[tuple[str, str | None, str | None]]] = {
     "two-hubs": [(P51, '- code: "5101"\n    kind: district', '- code: "51"\n    kind: province')],
     "file-name-mismatch": [("rename", P51, "provinces/52-lampang.yaml")],
     "not-a-list": [(P50, "methods: [snmp, ssh]", "methods: snmp")],
+    "centre-unreadable": [
+        ("centre.yaml", "    - name: centre-core2\n", "    - name: centre-core2\n  - oops\n")
+    ],
+    "credentials-unreadable": [("credentials.yaml", "profiles:\n", "profiles:\n  name: [\n")],
+    "duplicate-province-file": [
+        ("rename", P51, "provinces/50-chiang-mai-copy.yaml"),
+        (
+            "provinces/50-chiang-mai-copy.yaml",
+            'code: "51"\n  name_th: ลำพูน\n  name_en: Lamphun',
+            'code: "50"\n  name_th: เชียงใหม่\n  name_en: Chiang Mai',
+        ),
+    ],
     "yml-extension": [("rename", P51, "provinces/51-lamphun.yml")],
     "ssh-without-credentials": [
         (P51, "        role: edge\n", "        role: edge\n        methods: [snmp, ssh]\n")
