@@ -42,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `netmon inventory show | head`: the reader left; say nothing more.
+        sys.stderr.close()
+        return 141
     return rc
 
 
