@@ -391,3 +391,65 @@ def test_non_loopback_device_is_refused() -> None:
     )
     with pytest.raises(SimulatorError, match=r"bkk-core-01 has address 10\.0\.0\.1"):
         build(bad, now=T0, resolve=lambda ref: "x" * 10, v3_factory=make_v3_agent)
+
+
+def _v3_get(sim: Sim, oid: tuple[int, ...]) -> bytes:
+    from netmon.snmp import usm
+
+    name = "cmi-5001-edge-01"
+    eid = engine_id(name)
+    user = usm.UsmUser(
+        name=b"netmon",
+        auth="SHA-256",
+        auth_password=SECRETS["NETMON_SIM_V3_AUTH"].encode(),
+        priv="AES-128",
+        priv_password=SECRETS["NETMON_SIM_V3_PRIV"].encode(),
+    )
+    agent = sim.bb.nodes[name].v3
+    assert isinstance(agent, usm.UsmAgent)
+    pdu = msg.encode_pdu(ber.GET, ber.encode_int(7), 0, 0, msg.null_varbinds([oid]))
+    return usm.encode_message(
+        msg_id=1,
+        level=usm.SecurityLevel.AUTH_PRIV,
+        reportable=True,
+        engine_id_tlv=ber.encode_octets(eid),
+        boots=agent.engine_boots,
+        etime=agent.engine_time,
+        user=b"netmon",
+        keys=user.localize(eid),
+        salt=b"\x00" * 7 + b"\x01",
+        context_engine_id=eid,
+        context_name=b"",
+        pdu=pdu,
+    )
+
+
+def test_v3_request_is_answered_and_v2c_to_v3_device_dropped(sim: Sim) -> None:
+    out = sim.raw(_v3_get(sim, SYS_NAME), "cmi-5001-edge-01")
+    assert out is not None and msg.peek_version(out) == 3
+    assert sim.raw(msg.encode_get(COMMUNITY, 1, [SYS_NAME]), "cmi-5001-edge-01") is None
+    assert sim.bb.nodes["cmi-5001-edge-01"].counters.wrong_community == 1
+
+
+def test_fuzzed_requests_never_escape_handle(sim: Sim) -> None:
+    import random
+
+    rng = random.Random(7)
+    seeds = [
+        ("cmi-dist-01", msg.encode_getbulk(COMMUNITY, 5, [SYS_NAME, (*IF_ENTRY, 2)], 25, 1)),
+        ("cmi-dist-01", msg.encode_get(COMMUNITY, 5, [SYS_NAME, (*IFX_ENTRY, 6, 129)], msg.V1)),
+        ("cmi-5001-edge-01", _v3_get(sim, SYS_NAME)),
+    ]
+    for n in range(3000):
+        name, seed = rng.choice(seeds)
+        data = bytearray(seed)
+        if n % 3 == 0:
+            data = data[: rng.randrange(len(data))]
+        else:
+            for _ in range(rng.randint(1, 3)):
+                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        sim.bb.handle(sim.bb.nodes[name], bytes(data))  # must not raise
+    t = sim.bb.totals
+    accounted = t.responses + t.malformed + t.wrong_community + t.usm_dropped
+    assert t.requests == 3000 and accounted == 3000
+    assert t.malformed > 0 and t.responses > 0
