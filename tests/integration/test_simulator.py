@@ -245,3 +245,25 @@ def test_cli_refuses_non_loopback(tmp_path: Path) -> None:
         timeout=30,
     )
     assert out.returncode == 2 and "not a loopback address" in out.stderr
+
+
+def test_v1_and_control_endpoint_errors(sim: Sim) -> None:
+    argv = ["snmpget", "-v1", "-c", COMMUNITY, "-On", "-t", "1", "-r", "1", sim.addr("cmi-dist-01")]
+    out = subprocess.run(
+        [*argv, "1.3.6.1.2.1.1.5.0", f"{IFX_ENTRY}.6.129"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    # Counter64 is invisible to v1 (RFC 3584): noSuchName for the second varbind.
+    assert out.returncode != 0 and "noSuchName" in out.stdout + out.stderr
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{sim.control}/action"
+    for body, want in ((b"{not json", "not JSON"), (b'{"action": "explode"}', "unknown action")):
+        req = urllib.request.Request(url, data=body)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=5)
+        assert err.value.code == 400 and want in err.value.read().decode()
+    assert sim.proc.poll() is None
