@@ -35,6 +35,7 @@ def raise_nofile_limit() -> int:
 
 
 _BATCH = 64  # datagrams read per readiness event before yielding to other sockets
+_MAX_LOGGED = 20
 
 
 class DeviceSocket:
@@ -44,6 +45,8 @@ class DeviceSocket:
     queued datagrams are read per wake-up and answers are sent without a write buffer, which
     halves the per-packet cost of the event loop (UDP: a full send buffer is a lost answer).
     """
+
+    unexpected = 0  # errors other than the codec's own, over all sockets
 
     def __init__(
         self, backbone: Backbone, node: Node, sock: socket.socket, loop: asyncio.AbstractEventLoop
@@ -80,7 +83,9 @@ class DeviceSocket:
             try:
                 out = handle(node, data)
             except Exception:  # never let one datagram take the agent down
-                log.exception("%s: unexpected error answering a request", node.dev.name)
+                DeviceSocket.unexpected += 1
+                if DeviceSocket.unexpected <= _MAX_LOGGED:  # a hostile flood must not flood logs
+                    log.exception("%s: unexpected error answering a request", node.dev.name)
                 node.counters.malformed += 1
                 self.backbone.totals.malformed += 1
                 continue
