@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 RUNS = 5
 RUN_SECONDS = 2.0
 WINDOW = 16
+SWEEP_WINDOW = 64
 COMMUNITY = b"bench"
 SNMPD_EXTRA_ROWS = 40  # x 10 columns = 400 extra OIDs
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -236,17 +237,76 @@ def bench_agents() -> list[tuple[str, str, float, int]]:
     return rows
 
 
-def bench_backbone() -> tuple[int, float, float]:
-    """The whole default inventory in one process: (devices, startup seconds, RSS MiB)."""
-    from netmon.inventory.loader import default_inventory_path, load_inventory
+def _sweep(
+    targets: list[tuple[str, int]], reps: int, out: mp.Queue[tuple[int, int, int, float]]
+) -> None:
+    """Walk ifTable and ifXTable of every target once, SWEEP_WINDOW walks in flight."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.settimeout(2.0)
+    trees = [(1, 3, 6, 1, 2, 1, 2, 2), (1, 3, 6, 1, 2, 1, 31, 1, 1)]
+    jobs = [(t, k) for t in range(len(targets)) for k in range(len(trees))]
+    pending: dict[int, tuple[int, int]] = {}
+    next_id = 0
+    varbinds = requests = timeouts = 0
 
-    devices = sum(1 for _ in load_inventory(default_inventory_path()).devices())
+    def send(target: int, tree: int, oid: OID) -> None:
+        nonlocal next_id
+        next_id += 1
+        pending[next_id] = (target, tree)
+        sock.sendto(msg.encode_getbulk(COMMUNITY, next_id, [oid], reps), targets[target])
+
+    def start_next() -> None:
+        if jobs:
+            target, tree = jobs.pop()
+            send(target, tree, trees[tree])
+
+    t0 = time.monotonic()
+    for _ in range(SWEEP_WINDOW):
+        start_next()
+    while pending:
+        try:
+            data = sock.recv(65535)
+        except TimeoutError:
+            timeouts += len(pending)
+            pending.clear()
+            for _ in range(SWEEP_WINDOW):
+                start_next()
+            continue
+        r = msg.decode_response(data)
+        got = pending.pop(r.request_id, None)
+        if got is None:
+            continue
+        requests += 1
+        varbinds += len(r.varbinds)
+        target, tree = got
+        last, tag, _ = r.varbinds[-1]
+        if tag == ber.END_OF_MIB_VIEW or last[: len(trees[tree])] != trees[tree]:
+            start_next()
+        else:
+            send(target, tree, last)
+    out.put((varbinds, requests, timeouts, time.monotonic() - t0))
+
+
+def bench_backbone() -> dict[str, float]:
+    """The whole default inventory in one process: startup, RSS, and one poll of every
+    SNMPv2c device's ifTable + ifXTable (GETBULK x25, distance latencies on)."""
+    from netmon.inventory.loader import default_inventory_path, load_inventory
+    from netmon.inventory.model import SnmpV2c
+
+    inv = load_inventory(default_inventory_path())
+    port = _free_port(socket.SOCK_DGRAM)
+    targets = []
+    for _, dev in inv.devices():
+        profile = inv.profile(dev.credentials or inv.defaults.credentials or "")
+        if profile is not None and isinstance(profile.snmp, SnmpV2c):
+            targets.append((dev.address, port))
     control = _free_port(socket.SOCK_STREAM)
     t0 = time.monotonic()
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "netmon.cli", "--log-level", "WARNING", "simulate"),
-            *("--port", str(_free_port(socket.SOCK_DGRAM)), "--control-port", str(control)),
+            *("--port", str(port), "--control-port", str(control)),
         ],
         env={**os.environ, **SIM_SECRETS},
         cwd=REPO,
@@ -261,7 +321,25 @@ def bench_backbone() -> tuple[int, float, float]:
             except OSError:
                 time.sleep(0.05)
         startup = time.monotonic() - t0
-        return devices, startup, rss_mib(proc.pid)
+        rss = rss_mib(proc.pid)
+        q: mp.Queue[tuple[int, int, int, float]] = mp.Queue()
+        worker = mp.Process(target=_sweep, args=(targets, 25, q))
+        c0 = cpu_seconds(proc.pid)
+        worker.start()
+        varbinds, requests, timeouts, wall = q.get(timeout=300)
+        worker.join()
+        cpu = cpu_seconds(proc.pid) - c0
+        return {
+            "devices": float(len(list(inv.devices()))),
+            "startup": startup,
+            "rss": rss,
+            "swept": float(len(targets)),
+            "varbinds": float(varbinds),
+            "requests": float(requests),
+            "timeouts": float(timeouts),
+            "cpu": cpu,
+            "wall": wall,
+        }
     finally:
         _stop(proc)
 
@@ -277,9 +355,18 @@ def main() -> None:
     for name, load, vbs, timeouts in rows:
         ratio = vbs / peer[load]
         print(f"{name:<18} {load:<14} {vbs:>16,.0f} {ratio:>8.2f}x {timeouts:>9}")
-    devices, startup, rss = bench_backbone()
+    b = bench_backbone()
     print("\nThe whole default backbone in one process")
-    print(f"devices served: {devices}; startup {startup:.1f} s (wall); RSS {rss:.0f} MiB")
+    print(
+        f"devices served: {b['devices']:.0f}; startup {b['startup']:.1f} s (wall); "
+        f"RSS {b['rss']:.0f} MiB"
+    )
+    print(
+        f"one poll of ifTable+ifXTable on all {b['swept']:.0f} SNMPv2c devices (GETBULK x25, "
+        f"{SWEEP_WINDOW} walks in flight, distance latency on): {b['varbinds']:,.0f} varbinds "
+        f"in {b['requests']:,.0f} requests, agent CPU {b['cpu']:.2f} s, wall {b['wall']:.1f} s, "
+        f"timeouts {b['timeouts']:.0f}"
+    )
 
 
 if __name__ == "__main__":
