@@ -11,10 +11,10 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from netmon.errors import SnmpError
-from netmon.inventory.model import Inventory, LinkKind, Method, SnmpV2c, SnmpV3
+from netmon.inventory.model import Device, Inventory, LinkKind, Method, SnmpV2c, SnmpV3
 from netmon.simulator import agent
 from netmon.simulator.device import (
     IF_ENTRY,
@@ -526,7 +526,7 @@ def build(
         from netmon.inventory.secrets import resolve_secret
 
         resolve = resolve_secret
-    ends: dict[str, dict[str, tuple[str, str, tuple[str, str], str, bool, int]]] = {}
+    ends: dict[str, dict[str, LinkEnd]] = {}
     pairs: list[tuple[tuple[str, str], tuple[str, str]]] = []
     for _ps, link in inventory.links():
         a, b = (link.a.device, link.a.interface), (link.b.device, link.b.interface)
@@ -534,21 +534,10 @@ def build(
         backup = link.kind is LinkKind.backup
         up_role, down_role = ("backup", "backup") if backup else ("uplink", "downlink")
         word = "backup " if backup else ""
-        ends.setdefault(a[0], {})[a[1]] = (
-            up_role,
-            f"{word}uplink to {b[0]} {b[1]}",
-            b,
-            link.name,
-            True,
-            link.speed,
-        )
-        ends.setdefault(b[0], {})[b[1]] = (
-            down_role,
-            f"{word}downlink to {a[0]} {a[1]}",
-            a,
-            link.name,
-            False,
-            link.speed,
+        up_alias, down_alias = f"{word}uplink to {b[0]} {b[1]}", f"{word}downlink to {a[0]} {a[1]}"
+        ends.setdefault(a[0], {})[a[1]] = LinkEnd(up_role, up_alias, b, link.name, True, link.speed)
+        ends.setdefault(b[0], {})[b[1]] = LinkEnd(
+            down_role, down_alias, a, link.name, False, link.speed
         )
     nodes: list[Node] = []
     for ps, device in inventory.devices():
@@ -593,11 +582,17 @@ def build(
     return nodes, pairs
 
 
+class LinkEnd(NamedTuple):
+    role: str  # uplink, downlink, backup
+    alias: str
+    peer: tuple[str, str]
+    seed: str  # the link's name: both ends draw the same traffic from it
+    a_end: bool
+    speed: int
+
+
 def _interface_specs(
-    device: Any,
-    site_en: str,
-    link_ends: dict[str, tuple[str, str, tuple[str, str], str, bool, int]],
-    role: str,
+    device: Device, site_en: str, link_ends: dict[str, LinkEnd], role: str
 ) -> list[IfSpec]:
     platform = device.platform.value
     prof = PLATFORMS.get(device.platform)
@@ -611,21 +606,11 @@ def _interface_specs(
     used = {d[0] for d in declared}
     physical: list[IfSpec] = []
     for name, speed, descr in declared:
-        end = link_ends.get(name)
-        if end is not None:
-            e_role, alias, peer, seed, a_end, link_speed = end
-            physical.append(
-                IfSpec(
-                    name,
-                    0,
-                    speed or link_speed,
-                    alias,
-                    e_role,
-                    peer=peer,
-                    link_seed=seed,
-                    a_end=a_end,
-                )
-            )
+        e = link_ends.get(name)
+        if e is not None:
+            spec = IfSpec(name, 0, speed or e.speed, e.alias, e.role, peer=e.peer, a_end=e.a_end)
+            spec.link_seed = e.seed
+            physical.append(spec)
         else:
             physical.append(IfSpec(name, 0, speed or default_speed, descr or "LAN", "lan"))
     mgmt_name = prof.mgmt_name if prof else "mgmt0"
