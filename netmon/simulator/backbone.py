@@ -44,7 +44,7 @@ from netmon.snmp.message import (
 
 log = logging.getLogger(__name__)
 
-MAX_V2C_MESSAGE = 1472  # one Ethernet frame of UDP payload, as net-snmp's snmpd
+MAX_V2C_MESSAGE = 1472  # an Ethernet frame of UDP payload: answers never fragment
 SNMP_TRAP_OID = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
 COLD_START = (1, 3, 6, 1, 6, 3, 1, 1, 5, 1)
 LINK_DOWN = (1, 3, 6, 1, 6, 3, 1, 1, 5, 3)
