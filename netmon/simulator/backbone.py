@@ -114,6 +114,7 @@ class Node:
             V2C: message_prefix(V2C, community or b""),
         }
         self.v3 = v3
+        self.v3_overhead: dict[tuple[object, ...], int] = {}
         self.faults = Faults()
         self.counters = Counters()
         self.sender: Callable[[bytes, tuple[str, int]], None] | None = None  # the device socket
@@ -213,9 +214,13 @@ class Backbone:
             self.totals.reports += 1
             return got
         pdu = decode_pdu(got.pdu)
-        budget = (
-            min(int(got.max_size), 65507) - node.v3.overhead(got) - len(pdu.request_id_tlv) - 20
-        )
+        # The USM wrapping's size depends on the user, level and context only: measuring it
+        # costs an encryption and an HMAC, so once per kind of request, not per request.
+        key = (got.user, got.security_level, len(got.context_engine_id), len(got.context_name))
+        overhead = node.v3_overhead.get(key)
+        if overhead is None:
+            overhead = node.v3_overhead[key] = node.v3.overhead(got) + 8  # msgID may grow
+        budget = min(int(got.max_size), 65507) - overhead - len(pdu.request_id_tlv) - 20
         ans = agent.answer(node.dev.mib, pdu, V2C, budget, self.clock(), node.faults.walk_loop)
         if ans is None:
             raise MessageError(f"not a request PDU 0x{pdu.tag:02x}", 0)
