@@ -1,0 +1,435 @@
+"""FastSnmpTransport and SnmpEndpoint against a tiny in-process agent (asyncio UDP on loopback,
+answering from a dict with netmon.snmp.message): values equal the pysnmp transport's, walks
+end where they should, and misbehaving agents (walk loops, garbage, silence, duplicates, late
+answers, tooBig) become the right errors without disturbing the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+
+from collector.fast_transport import FastSnmpTransport, make_fast_transport, to_value
+from collector.snmp_transport import PysnmpEngine, PysnmpTransport, auth_data
+from collector.transport import (
+    Missing,
+    SnmpErrorStatus,
+    SnmpGarbage,
+    SnmpTimeout,
+    SnmpWalkLoop,
+    Value,
+)
+from collector.udp_endpoint import SnmpEndpoint, peek_id
+from netmon.inventory.model import CredentialProfile, SnmpTiming, SnmpV2c
+from netmon.snmp import ber
+from netmon.snmp.ber import OID
+from netmon.snmp.message import (
+    GEN_ERR,
+    TOO_BIG,
+    decode_request,
+    encode_pdu,
+    message_prefix,
+    varbind,
+    wrap_message,
+)
+
+COMMUNITY = "fake-community"
+SYS = (1, 3, 6, 1, 2, 1, 1)
+IF = (1, 3, 6, 1, 2, 1, 2, 2, 1)
+IFX = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
+
+
+def dotted(oid: OID) -> str:
+    return ".".join(map(str, oid))
+
+
+def _mib() -> dict[OID, bytes]:
+    """Encoded value TLVs by OID: every kind the collector meets, and a few hard cases."""
+    mib: dict[OID, bytes] = {
+        (*SYS, 1, 0): ber.encode_octets("Juniper ทดสอบ router".encode()),
+        (*SYS, 2, 0): ber.encode_oid((1, 3, 6, 1, 4, 1, 2636, 1, 1, 1, 2, 29)),
+        (*SYS, 3, 0): ber.encode_unsigned(4_000_000_000, ber.TIMETICKS),
+        (*SYS, 5, 0): ber.encode_octets(b"bkk-core-01"),
+        (1, 3, 6, 1, 2, 1, 2, 1, 0): ber.encode_int(3),
+        (1, 3, 6, 1, 2, 1, 4, 20, 1, 1, 10, 0, 0, 1): ber.encode_octets(
+            bytes((10, 0, 0, 1)), ber.IPADDRESS
+        ),
+        (1, 3, 6, 1, 4, 1, 9, 9, 1, 0): ber.encode_int(-42),
+        (1, 3, 6, 1, 4, 1, 9, 9, 2, 0): ber.encode_octets(b"\x9f\x78\x04\x3f\x80\x00\x00", 0x44),
+    }
+    # ifIndex > 1,000,000 (multi-byte sub-identifiers) as real routers have.
+    for i, index in enumerate((1, 2, 1_000_001)):
+        mib[(*IF, 1, index)] = ber.encode_int(index)
+        mib[(*IF, 2, index)] = ber.encode_octets(f"ge-0/0/{i}".encode())
+        # ifPhysAddress: binary, not UTF-8.
+        mib[(*IF, 6, index)] = ber.encode_octets(bytes((0x00, 0x1B, 0xFF, 0x80, i, 0xC3)))
+        mib[(*IF, 8, index)] = ber.encode_int(1 if i != 1 else 2)
+        mib[(*IF, 10, index)] = ber.encode_unsigned(2**32 - 1 - i, ber.COUNTER32)
+        mib[(*IFX, 1, index)] = ber.encode_octets(f"ge-0/0/{i}".encode())
+        mib[(*IFX, 6, index)] = ber.encode_unsigned(2**64 - 1 - i, ber.COUNTER64)  # >= 2**63
+        mib[(*IFX, 15, index)] = ber.encode_unsigned(10_000, ber.GAUGE32)
+        mib[(*IFX, 18, index)] = ber.encode_octets("ลิงก์ไป เชียงใหม่ #".encode() + bytes([0xFF]))
+    return mib
+
+
+@dataclass
+class FakeAgent(asyncio.DatagramProtocol):
+    """A v2c agent answering GET/GETBULK from ``mib``; ``mode`` makes it misbehave."""
+
+    mib: dict[OID, bytes]
+    mode: str = "ok"
+    max_response_varbinds: int = 10_000
+    requests: list[tuple[int, int, int]] = field(default_factory=list)  # (tag, rid, max_reps)
+    transport: asyncio.DatagramTransport | None = None
+
+    def __post_init__(self) -> None:
+        self.held = b""
+        self.keys = sorted(self.mib)
+        self.prefix = message_prefix(1, COMMUNITY.encode())
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A DatagramTransport in fact (asyncio's class does not declare it in 3.11).
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    @property
+    def port(self) -> int:
+        assert self.transport is not None
+        return int(self.transport.get_extra_info("sockname")[1])
+
+    def _next(self, oid: OID) -> tuple[OID, bytes]:
+        i = bisect.bisect_right(self.keys, oid)
+        if i == len(self.keys):
+            return oid, b"\x82\x00"
+        key = self.keys[i]
+        return key, self.mib[key]
+
+    def answer(self, data: bytes) -> bytes | None:
+        req = decode_request(data)
+        pdu = req.pdu
+        self.requests.append((pdu.tag, pdu.request_id, pdu.max_repetitions))
+        if req.community != COMMUNITY.encode():
+            return None
+        oids = [ber.decode_oid(o, 0, len(o)) for o in pdu.oids]
+        out: list[bytes] = []
+        status = 0
+        if pdu.tag == ber.GET:
+            for oid in oids:
+                value = self.mib.get(oid, b"\x81\x00")
+                if self.mode == "late":  # which send is being answered
+                    value = ber.encode_octets(f"answer {len(self.requests)}".encode())
+                out.append(varbind(ber.encode_oid(oid), value))
+        elif pdu.tag == ber.GETBULK:
+            if self.mode == "toobig" and pdu.max_repetitions * len(oids) > 8:
+                status = TOO_BIG
+            else:
+                cursor = list(oids)
+                for _ in range(pdu.max_repetitions):
+                    for j, oid in enumerate(cursor):
+                        if self.mode == "walk_loop":
+                            nxt, value = oid, ber.encode_int(1)
+                        else:
+                            nxt, value = self._next(oid)
+                        cursor[j] = nxt
+                        out.append(varbind(ber.encode_oid(nxt), value))
+                out = out[: self.max_response_varbinds]
+        if self.mode == "generr":
+            status = GEN_ERR
+        body = encode_pdu(
+            ber.RESPONSE, pdu.request_id_tlv, status, 1 if status else 0, b"".join(out)
+        )
+        return wrap_message(self.prefix, body)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        assert self.transport is not None
+        resp = self.answer(data)
+        if resp is None or self.mode == "silent":
+            return
+        if self.mode == "garbage":  # the right id in a PDU that ends after it
+            pdu = ber.tlv(ber.RESPONSE, ber.encode_int(peek_id(resp)))
+            bad = ber.tlv(ber.SEQUENCE, ber.encode_int(1) + ber.encode_octets(b"") + pdu)
+            self.transport.sendto(bad, addr)
+            return
+        if self.mode == "noise":  # cannot even be matched
+            self.transport.sendto(b"\x30\x82\x7f\xff\x02\x01\x01\x04junk", addr)
+            return
+        if self.mode == "duplicate":
+            self.transport.sendto(resp, addr)
+        if self.mode == "late":
+            # Hold the first answer until the retransmission arrives, then send both.
+            if len(self.requests) == 1:
+                self.held = resp
+                return
+            if len(self.requests) == 2:
+                self.transport.sendto(self.held, addr)
+        self.transport.sendto(resp, addr)
+
+
+async def start_agent(mode: str = "ok", **kw: Any) -> FakeAgent:
+    agent = FakeAgent(_mib(), mode, **kw)
+    loop = asyncio.get_running_loop()
+    await loop.create_datagram_endpoint(lambda: agent, local_addr=("127.0.0.1", 0))
+    return agent
+
+
+V2C = SnmpV2c(version="2c", community="env:FAKE_COMMUNITY")
+TIMING = SnmpTiming(timeout=0.1, retries=2, max_repetitions=4)
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_COMMUNITY", COMMUNITY)
+
+
+def run(coro_fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(asyncio.wait_for(coro_fn(), 20))
+
+
+@pytest.fixture
+def lab() -> Callable[..., Any]:
+    """``async with lab(mode) as (agent, endpoint, transport)``."""
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def make(
+        mode: str = "ok", timing: SnmpTiming = TIMING, **kw: Any
+    ) -> AsyncIterator[tuple[FakeAgent, SnmpEndpoint, FastSnmpTransport]]:
+        agent = await start_agent(mode, **kw)
+        ep = SnmpEndpoint()
+        try:
+            yield agent, ep, FastSnmpTransport(ep, "127.0.0.1", agent.port, V2C, timing)
+        finally:
+            ep.close()
+            assert agent.transport is not None
+            agent.transport.close()
+
+    return make
+
+
+ALL_GET = [dotted(k) for k in sorted(_mib()) if k[:7] == SYS or len(k) <= 10]
+COLUMNS = [dotted((*IF, c)) for c in (2, 6, 8, 10)] + [dotted((*IFX, c)) for c in (1, 6, 15, 18)]
+
+
+def test_values_equal_the_pysnmp_transport(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        async with lab() as (agent, _, fast):
+            engine = PysnmpEngine()
+            try:
+                profile = CredentialProfile(name="fake", snmp=V2C, snmp_timing=TIMING)
+                slow = PysnmpTransport(engine, "127.0.0.1", agent.port, auth_data(profile), TIMING)
+                oids = [*ALL_GET, dotted((*SYS, 4, 0)), "1.3.6.1.2.1.4.20.1.1.10.0.0.1"]
+                got = await fast.get(oids)
+                assert got == await slow.get(oids)
+                walked = await fast.walk([*COLUMNS, "1.3.6.1.2.1.99"])
+                assert walked == await slow.walk([*COLUMNS, "1.3.6.1.2.1.99"])
+            finally:
+                engine.close()
+        values = dict(got)
+        assert values[dotted((*SYS, 2, 0))] == "1.3.6.1.4.1.2636.1.1.1.2.29"
+        assert values[dotted((*SYS, 4, 0))] is Missing.no_such_instance
+        assert values["1.3.6.1.2.1.4.20.1.1.10.0.0.1"] == "10.0.0.1"
+        assert values["1.3.6.1.4.1.9.9.1.0"] == -42
+        assert walked[dotted((*IFX, 6))]["1000001"] == 2**64 - 3
+        assert walked[dotted((*IF, 6))]["2"] == bytes((0, 0x1B, 0xFF, 0x80, 1, 0xC3)).decode(
+            "utf-8", "replace"
+        )
+        assert walked["1.3.6.1.2.1.99"] == {}
+        assert list(walked[dotted((*IF, 2))]) == ["1", "2", "1000001"]
+
+    run(main)
+
+
+def test_walk_sends_every_column_per_getbulk_and_drops_finished_ones(
+    lab: Callable[..., Any],
+) -> None:
+    async def main() -> None:
+        async with lab(timing=SnmpTiming(timeout=0.5, retries=0, max_repetitions=2)) as (
+            agent,
+            ep,
+            fast,
+        ):
+            table = await fast.walk(COLUMNS)
+            assert all(len(rows) == 3 for rows in table.values())
+            # 3 rows at 2 per request: the second request sees each column end.
+            assert [t for t, _, _ in agent.requests] == [ber.GETBULK, ber.GETBULK]
+            assert ep.stats.sent == 2 and ep.stats.unmatched == 0
+
+    run(main)
+
+
+def test_walk_loop(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        async with lab("walk_loop") as (_, _, fast):
+            with pytest.raises(SnmpWalkLoop):
+                await fast.walk(COLUMNS[:2])
+
+    run(main)
+
+
+def test_garbage_with_a_matching_id_is_garbage_at_once(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        async with lab("garbage") as (agent, ep, fast):
+            with pytest.raises(SnmpGarbage):
+                await fast.get(ALL_GET)
+            assert len(agent.requests) == 1 and ep.stats.retransmits == 0
+
+    run(main)
+
+
+def test_unmatchable_noise_is_counted_and_the_request_times_out(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        async with lab("noise") as (agent, ep, fast):
+            with pytest.raises(SnmpTimeout):
+                await fast.get(ALL_GET)
+            assert len(agent.requests) == 3  # 1 + 2 retries
+            assert ep.stats.undecodable == 3 and ep.stats.timeouts == 1
+            assert ep.outstanding == 0
+
+    run(main)
+
+
+def test_silence_times_out_after_the_retries(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        async with lab("silent") as (agent, ep, fast):
+            with pytest.raises(SnmpTimeout):
+                await fast.walk(COLUMNS)
+            assert len(agent.requests) == 3
+            # The retransmissions keep the request id.
+            assert len({rid for _, rid, _ in agent.requests}) == 1
+            assert ep.stats.retransmits == 2 and ep.stats.timeouts == 1
+
+    run(main)
+
+
+def test_duplicate_answers_are_dropped(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        async with lab("duplicate") as (_, ep, fast):
+            assert await fast.get(ALL_GET[:2])
+            assert await fast.get(ALL_GET[:2])
+            await asyncio.sleep(0.05)
+            assert ep.stats.matched == 2 and ep.stats.unmatched == 2
+
+    run(main)
+
+
+def test_late_first_answer_is_accepted_and_the_second_dropped(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        timing = SnmpTiming(timeout=0.1, retries=3, max_repetitions=4)
+        async with lab("late", timing=timing) as (agent, ep, fast):
+            got = await fast.get(ALL_GET[:1])
+            assert got[0][1] == "answer 1"  # the first send's answer, though it came late
+            assert ep.stats.retransmits >= 1 and ep.stats.matched == 1
+            await asyncio.sleep(0.05)
+            assert ep.stats.unmatched >= 1 and len(agent.requests) >= 2
+
+    run(main)
+
+
+def test_too_big_halves_the_repetitions(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        timing = SnmpTiming(timeout=0.5, retries=0, max_repetitions=8)
+        async with lab("toobig", timing=timing) as (agent, _, fast):
+            table = await fast.walk(COLUMNS[:4])
+            assert all(len(rows) == 3 for rows in table.values())
+            # 8 x 4 columns, 4 x 4 too big; 2 x 4 fits and stays for the rest of the walk.
+            assert [r for _, _, r in agent.requests] == [8, 4, 2, 2]
+
+    run(main)
+
+
+def test_error_status_and_truncated_answers(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        async with lab("generr") as (_, _, fast):
+            with pytest.raises(SnmpErrorStatus, match="genErr"):
+                await fast.get(ALL_GET)
+            with pytest.raises(SnmpErrorStatus):
+                await fast.walk(COLUMNS)
+        # An agent answering fewer varbinds than asked still walks to the end.
+        async with lab(max_response_varbinds=3) as (_, _, fast):
+            table = await fast.walk(COLUMNS)
+            assert all(len(rows) == 3 for rows in table.values())
+
+    run(main)
+
+
+def test_closing_cancels_outstanding_requests(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        timing = SnmpTiming(timeout=5, retries=0, max_repetitions=4)
+        async with lab("silent", timing=timing) as (_, ep, fast):
+            task = asyncio.ensure_future(fast.get(ALL_GET))
+            await asyncio.sleep(0.05)
+            assert ep.outstanding == 1
+            ep.close()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert ep.outstanding == 0
+
+    run(main)
+
+
+def test_many_devices_share_one_socket(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        agents = [await start_agent() for _ in range(5)]
+        ep = SnmpEndpoint()
+        try:
+            ts = [FastSnmpTransport(ep, "127.0.0.1", a.port, V2C, TIMING) for a in agents]
+            tables = await asyncio.gather(*(t.walk(COLUMNS) for _ in range(4) for t in ts))
+            assert all(t == tables[0] for t in tables)
+            assert ep.stats.timeouts == 0 and ep.stats.unmatched == 0
+        finally:
+            ep.close()
+            for a in agents:
+                assert a.transport is not None
+                a.transport.close()
+
+    run(main)
+
+
+@pytest.mark.parametrize(
+    ("tag", "raw", "want"),
+    [
+        (ber.INTEGER, -5, -5),
+        (ber.COUNTER64, 2**64 - 1, 2**64 - 1),
+        (ber.OCTET_STRING, b"\xff", "\ufffd"),
+        (ber.IPADDRESS, b"\x7f\x00\x00\x01", "127.0.0.1"),
+        (ber.OBJECT_IDENTIFIER, (1, 3, 6), "1.3.6"),
+        (ber.NO_SUCH_OBJECT, None, Missing.no_such_object),
+        (ber.END_OF_MIB_VIEW, None, Missing.end_of_mib_view),
+    ],
+)
+def test_to_value(tag: int, raw: int | bytes | OID | None, want: Value) -> None:
+    assert to_value(tag, raw) == want
+
+
+@pytest.mark.parametrize(
+    ("tag", "raw"),
+    [(ber.INTEGER, 2**31), (ber.COUNTER32, 2**32), (ber.IPADDRESS, b"\x01\x02"), (0x47, b"")],
+)
+def test_to_value_rejects(tag: int, raw: int | bytes) -> None:
+    with pytest.raises(SnmpGarbage):
+        to_value(tag, raw)
+
+
+def test_peek_id_reads_v2c_and_v3_ids() -> None:
+    from netmon.snmp.message import encode_get
+    from netmon.snmp.usm_manager import UsmManager
+
+    assert peek_id(encode_get(b"c", 123456, [(1, 3, 6, 1)])) == 123456
+    assert peek_id(UsmManager.discovery(98765)) == 98765
+    with pytest.raises(ber.BerError):
+        peek_id(b"\x30\x82\x7f\xff\x02\x01\x01")
+
+
+def test_make_fast_transport_uses_the_inventory_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETMON_SIM_COMMUNITY", "x")
+    from netmon.simulator.testbed import small_inventory
+
+    inv = small_inventory(31)
+    device = next(d for _, d in inv.devices() if d.name == "bkk-core-01")
+    ep = SnmpEndpoint()
+    t = make_fast_transport(ep, inv, device, port_override=16161)
+    assert t._addr == ("127.31.0.1", 16161)
+    assert make_fast_transport(ep, inv, device)._addr == ("127.31.0.1", 161)
