@@ -245,6 +245,18 @@ def test_cli_refuses_non_loopback(tmp_path: Path) -> None:
         timeout=30,
     )
     assert out.returncode == 2 and "not a loopback address" in out.stderr
+    write_inventory(tmp_path / "inv")
+    centre = tmp_path / "inv" / "centre.yaml"
+    centre.write_text(centre.read_text().replace('"127.31.0.1"', '"192.0.2.10"'))
+    out = subprocess.run(
+        [*NETMON, "simulate", "--inventory", str(tmp_path / "inv"), "--port", "16100"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **SECRETS},
+    )
+    assert out.returncode == 2
+    assert "device bkk-core-01 has address 192.0.2.10" in out.stderr
 
 
 def test_v1_and_control_endpoint_errors(sim: Sim) -> None:
