@@ -61,4 +61,4 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def base_latency(lat: float, lon: float) -> float:
     """Seconds of one-way answer delay: 2 ms at the centre to ~40 ms at the far south."""
-    return min(0.002 + distance_km(BANGKOK_LAT, BANGKOK_LON, lat, lon) * 0.000038, 0.045)
+    return min(0.002 + distance_km(BANGKOK_LAT, BANGKOK_LON, lat, lon) * 0.00005, 0.045)
