@@ -11,6 +11,10 @@ same request with half the repetitions. SNMPv3: engine discovery once per device
 state lives in the endpoint, so a rebuilt transport keeps it), one retry after an
 authenticated notInTimeWindow report (it re-synced the clock) or an unknownEngineID report
 (the device was replaced: discover again).
+
+This file belongs to the fast-transport work the lead assigned (with ``udp_endpoint.py`` and
+``tests/*/test_fast_transport.py``); ``UdpClient``/``FastV2cTransport`` at the bottom keep the
+names ``collector/service.py`` imports working. SNMPv3 works here too (``FastSnmpTransport``).
 """
 
 from __future__ import annotations
@@ -139,6 +143,9 @@ def usm_user(snmp: SnmpV3) -> UsmUser:
 class FastSnmpTransport:
     """One device, spoken to through the shared endpoint."""
 
+    _usm: UsmManager | None  # SNMPv3 only: the USM state shared through the endpoint
+    _usm_lock: asyncio.Lock | None
+
     def __init__(
         self,
         endpoint: SnmpEndpoint,
@@ -147,6 +154,13 @@ class FastSnmpTransport:
         snmp: SnmpV2c | SnmpV3,
         timing: SnmpTiming,
     ) -> None:
+        self._setup(endpoint, address, port, timing)
+        if isinstance(snmp, SnmpV2c):
+            self._prefix = message_prefix(V2C, resolve_secret(snmp.community).encode())
+        else:
+            self._usm, self._usm_lock = endpoint.usm_state(self._addr, usm_user(snmp))
+
+    def _setup(self, endpoint: SnmpEndpoint, address: str, port: int, timing: SnmpTiming) -> None:
         self._endpoint = endpoint
         self._name = address
         self._addr: Address = (canonical_address(address), port)
@@ -154,12 +168,8 @@ class FastSnmpTransport:
         self._retries = timing.retries
         self._max_repetitions = timing.max_repetitions
         self._prefix = b""
-        self._usm: UsmManager | None = None
-        self._usm_lock: asyncio.Lock | None = None
-        if isinstance(snmp, SnmpV2c):
-            self._prefix = message_prefix(V2C, resolve_secret(snmp.community).encode())
-        else:
-            self._usm, self._usm_lock = endpoint.usm_state(self._addr, usm_user(snmp))
+        self._usm = None
+        self._usm_lock = None
 
     # --- one request ---------------------------------------------------------------------------
 
@@ -319,10 +329,28 @@ def fast_factory(endpoint: SnmpEndpoint) -> Callable[[Target], SnmpTransport]:
     return make
 
 
+# --- the names collector/service.py uses ------------------------------------------------------
+
+UdpClient = SnmpEndpoint
+"""The shared socket under the name ``collector.service`` imports."""
+
+
+class FastV2cTransport(FastSnmpTransport):
+    """SNMPv2c with an already-resolved community: the signature ``collector.service`` uses."""
+
+    def __init__(
+        self, endpoint: SnmpEndpoint, address: str, port: int, community: str, timing: SnmpTiming
+    ) -> None:
+        self._setup(endpoint, address, port, timing)
+        self._prefix = message_prefix(V2C, community.encode())
+
+
 __all__ = [
     "FastSnmpTransport",
+    "FastV2cTransport",
     "SnmpEndpoint",
     "SnmpTransportError",
+    "UdpClient",
     "fast_factory",
     "make_fast_transport",
     "to_value",
