@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from collector.fast_transport import FastV2cTransport, UdpClient
 from collector.model import DeviceState, Target
 from collector.profiles import Profiles, load_profiles
 from collector.scheduler import DEFAULT_CONCURRENCY, Scheduler
@@ -25,18 +26,29 @@ from exporters.exposition import render_text
 from exporters.families import FamilyBuilder, ReloadStatus
 from exporters.http import SELF, MetricsServer
 from netmon.errors import ConfigError, InventoryError
-from netmon.inventory.model import Inventory
+from netmon.inventory.model import Inventory, SnmpV2c
+from netmon.inventory.secrets import resolve_secret
 
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 2.0
 
 
-def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
+def pysnmp_factory(
+    engine: PysnmpEngine, fast: UdpClient | None = None
+) -> Callable[[Target], SnmpTransport]:
+    """Transports for targets: SNMPv2c on netmon's codec when ``fast`` is given (~40x less CPU
+    than pysnmp), SNMPv3 (and v2c without ``fast``) on pysnmp."""
+
     def make(target: Target) -> SnmpTransport:
         profile = target.profile
         if profile is None or profile.snmp is None:
             raise ConfigError(f"{target.name}: no SNMP credential profile")
+        if fast is not None and isinstance(profile.snmp, SnmpV2c):
+            community = resolve_secret(profile.snmp.community)
+            return FastV2cTransport(
+                fast, target.address, target.port, community, profile.snmp_timing
+            )
         return PysnmpTransport(
             engine, target.address, target.port, auth_data(profile), profile.snmp_timing
         )
@@ -66,12 +78,14 @@ class Service:
         profiles: Profiles | None = None,
         load: Callable[[Path], Inventory] | None = None,
         watch_interval: float = WATCH_INTERVAL,
+        fast_v2c: bool = True,
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
         self.profiles = profiles or load_profiles()
         self.engine = PysnmpEngine()
-        self.collector = SnmpCollector(self.profiles, pysnmp_factory(self.engine))
+        self.udp = UdpClient() if fast_v2c else None
+        self.collector = SnmpCollector(self.profiles, pysnmp_factory(self.engine, self.udp))
         self.scheduler = Scheduler(self.collector, concurrency=concurrency)
         self.families = FamilyBuilder(self.profiles)
         self.reload_status: ReloadStatus | None = None
@@ -176,6 +190,8 @@ class Service:
         finally:
             await server.close()
             self.engine.close()
+            if self.udp is not None:
+                self.udp.close()
         return 0
 
 
