@@ -17,6 +17,7 @@ from collector.fast_transport import FastSnmpTransport, make_fast_transport, to_
 from collector.snmp_transport import PysnmpEngine, PysnmpTransport, auth_data
 from collector.transport import (
     Missing,
+    SnmpAuthError,
     SnmpErrorStatus,
     SnmpGarbage,
     SnmpTimeout,
@@ -24,18 +25,22 @@ from collector.transport import (
     Value,
 )
 from collector.udp_endpoint import SnmpEndpoint, peek_id
-from netmon.inventory.model import CredentialProfile, SnmpTiming, SnmpV2c
+from netmon.inventory.model import CredentialProfile, SnmpTiming, SnmpV2c, SnmpV3
 from netmon.snmp import ber
 from netmon.snmp.ber import OID
 from netmon.snmp.message import (
     GEN_ERR,
     TOO_BIG,
+    Pdu,
+    decode_pdu,
     decode_request,
     encode_pdu,
     message_prefix,
+    peek_version,
     varbind,
     wrap_message,
 )
+from netmon.snmp.usm import UsmAgent, UsmDrop, UsmUser
 
 COMMUNITY = "fake-community"
 SYS = (1, 3, 6, 1, 2, 1, 1)
@@ -84,6 +89,7 @@ class FakeAgent(asyncio.DatagramProtocol):
     mode: str = "ok"
     max_response_varbinds: int = 10_000
     requests: list[tuple[int, int, int]] = field(default_factory=list)  # (tag, rid, max_reps)
+    usm: UsmAgent | None = None  # answers SNMPv3 too when set
     transport: asyncio.DatagramTransport | None = None
 
     def __post_init__(self) -> None:
@@ -108,11 +114,25 @@ class FakeAgent(asyncio.DatagramProtocol):
         return key, self.mib[key]
 
     def answer(self, data: bytes) -> bytes | None:
+        if peek_version(data) == 3:
+            return self.answer_v3(data)
         req = decode_request(data)
-        pdu = req.pdu
-        self.requests.append((pdu.tag, pdu.request_id, pdu.max_repetitions))
         if req.community != COMMUNITY.encode():
             return None
+        return wrap_message(self.prefix, self.answer_pdu(req.pdu))
+
+    def answer_v3(self, data: bytes) -> bytes | None:
+        assert self.usm is not None
+        try:
+            got = self.usm.receive(data)
+        except UsmDrop:
+            return None
+        if isinstance(got, bytes):  # a Report
+            return got
+        return self.usm.respond(got, self.answer_pdu(decode_pdu(got.pdu)))
+
+    def answer_pdu(self, pdu: Pdu) -> bytes:
+        self.requests.append((pdu.tag, pdu.request_id, pdu.max_repetitions))
         oids = [ber.decode_oid(o, 0, len(o)) for o in pdu.oids]
         out: list[bytes] = []
         status = 0
@@ -138,10 +158,9 @@ class FakeAgent(asyncio.DatagramProtocol):
                 out = out[: self.max_response_varbinds]
         if self.mode == "generr":
             status = GEN_ERR
-        body = encode_pdu(
+        return encode_pdu(
             ber.RESPONSE, pdu.request_id_tlv, status, 1 if status else 0, b"".join(out)
         )
-        return wrap_message(self.prefix, body)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         assert self.transport is not None
@@ -433,3 +452,72 @@ def test_make_fast_transport_uses_the_inventory_settings(monkeypatch: pytest.Mon
     t = make_fast_transport(ep, inv, device, port_override=16161)
     assert t._addr == ("127.31.0.1", 16161)
     assert make_fast_transport(ep, inv, device)._addr == ("127.31.0.1", 161)
+
+
+# --- SNMPv3 -------------------------------------------------------------------------------------
+
+USER = UsmUser(b"noc", "SHA-256", b"fake-auth-pass", "AES-128", b"fake-priv-pass")
+V3 = SnmpV3(
+    version="3",
+    username="noc",
+    auth_protocol="SHA-256",
+    auth_key="env:FAKE_AUTH",
+    priv_protocol="AES-128",
+    priv_key="env:FAKE_PRIV",
+)
+
+
+@pytest.fixture
+def v3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_AUTH", "fake-auth-pass")
+    monkeypatch.setenv("FAKE_PRIV", "fake-priv-pass")
+
+
+def test_v3_reads_the_same_as_v2c_and_discovers_once(lab: Callable[..., Any], v3_env: None) -> None:
+    async def main() -> None:
+        async with lab() as (agent, ep, v2):
+            agent.usm = UsmAgent(b"\x80\x00\x1f\x88\x04fake-1", [USER], engine_boots=7)
+            t1 = FastSnmpTransport(ep, "127.0.0.1", agent.port, V3, TIMING)
+            t2 = FastSnmpTransport(ep, "127.0.0.1", agent.port, V3, TIMING)  # rebuilt transport
+            results = await asyncio.gather(t1.get(ALL_GET), t2.get(ALL_GET), t1.walk(COLUMNS))
+            assert results[0] == results[1] == await v2.get(ALL_GET)
+            assert results[2] == await v2.walk(COLUMNS)
+            assert agent.usm.stats["usmStatsUnknownEngineIDs"] == 1  # one discovery
+
+    run(main)
+
+
+def test_v3_resyncs_after_a_reboot_and_rediscovers_a_new_engine(
+    lab: Callable[..., Any], v3_env: None
+) -> None:
+    async def main() -> None:
+        async with lab() as (agent, ep, _):
+            agent.usm = UsmAgent(b"\x80\x00\x1f\x88\x04fake-1", [USER], engine_boots=7)
+            t = FastSnmpTransport(ep, "127.0.0.1", agent.port, V3, TIMING)
+            want = await t.get(ALL_GET)
+            agent.usm.reboot()  # boots 8, time 0: our notion of its clock is now stale
+            assert await t.get(ALL_GET) == want
+            assert agent.usm.stats["usmStatsNotInTimeWindows"] == 1
+            # The device was replaced: another engine ID behind the same address.
+            agent.usm = UsmAgent(b"\x80\x00\x1f\x88\x04fake-2", [USER])
+            assert await t.get(ALL_GET) == want
+            assert agent.usm.stats["usmStatsUnknownEngineIDs"] == 2  # our request, rediscovery
+
+    run(main)
+
+
+def test_v3_wrong_key_is_an_auth_error(
+    lab: Callable[..., Any], v3_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def main() -> None:
+        async with lab() as (agent, ep, _):
+            agent.usm = UsmAgent(b"\x80\x00\x1f\x88\x04fake-1", [USER])
+            monkeypatch.setenv("FAKE_AUTH", "another-auth-pass")
+            t = FastSnmpTransport(ep, "127.0.0.1", agent.port, V3, TIMING)
+            with pytest.raises(SnmpAuthError, match="usmStatsWrongDigests"):
+                await t.get(ALL_GET)
+            other = V3.model_copy(update={"username": "stranger"})
+            with pytest.raises(SnmpAuthError, match="usmStatsUnknownUserNames"):
+                await FastSnmpTransport(ep, "127.0.0.1", agent.port, other, TIMING).get(ALL_GET)
+
+    run(main)
