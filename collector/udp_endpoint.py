@@ -3,8 +3,11 @@
 Answers are matched on (request id, source address): the request-id of a v1/v2c PDU or the
 msgID of an SNMPv3 message (the inner request-id is encrypted). A retransmission keeps its id,
 so a late answer to the first send is accepted and the duplicate that follows is dropped.
-Datagrams that match nothing (late duplicates, strangers, garbage) are counted, never raised:
-one bad device must not disturb the event loop the others share.
+Datagrams that match nothing (late duplicates, strangers) are counted, never raised: one bad
+device must not disturb the event loop the others share. A datagram without even an id to
+match on fails the requests waiting on its source address at once as SnmpGarbage: only the
+agents we asked send to our ephemeral port, and a device that answers garbage would only answer
+more of it to the retries (waiting them out would cost timeout x retries per poll).
 
 Measured (/work/shared/notes/measured-facts.md): the default ~212 KB receive buffer dropped
 hundreds of answers per run at 200 concurrent devices, each drop a timeout; 4 MB removed them.
@@ -21,7 +24,7 @@ import socket
 from dataclasses import dataclass, fields
 from typing import cast
 
-from collector.transport import SnmpTimeout, SnmpTransportError
+from collector.transport import SnmpGarbage, SnmpTimeout, SnmpTransportError
 from netmon.errors import ConfigError
 from netmon.snmp import ber
 from netmon.snmp.usm import SecurityLevel, UsmUser
@@ -184,12 +187,14 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         stats = self.stats
         stats.received += 1
+        source: Address = (addr[0], addr[1])  # type: ignore[assignment]
         try:
             rid = peek_id(data)
-        except ber.BerError:
+        except ber.BerError as exc:
             stats.undecodable += 1
+            self._fail_source(source, exc)
             return
-        pending = self._pending.pop((rid, (addr[0], addr[1])), None)  # type: ignore[arg-type]
+        pending = self._pending.pop((rid, source), None)
         if pending is None:
             stats.unmatched += 1
             return
@@ -208,6 +213,22 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             held = (UsmManager(user, SecurityLevel.AUTH_PRIV), asyncio.Lock())
             self._usm[key] = held
         return held
+
+    def _fail_source(self, source: Address, exc: ber.BerError) -> None:
+        keys = [key for key in self._pending if key[1] == source]
+        for key in keys:
+            pending = self._pending.pop(key)
+            if pending.handle is not None:
+                pending.handle.cancel()
+            if not pending.future.done():
+                pending.future.set_exception(
+                    SnmpGarbage(f"{source[0]}: undecodable answer ({exc})")
+                )
+
+    @property
+    def garbage(self) -> int:
+        """Datagrams that were not even SNMP enough to carry an id."""
+        return self.stats.undecodable
 
     # --- requests ------------------------------------------------------------------------------
 
