@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from collector.fast_transport import FastV2cTransport, UdpClient
+from collector.fast_transport import fast_factory
 from collector.model import DeviceState, Target
 from collector.profiles import Profiles, load_profiles
 from collector.scheduler import DEFAULT_CONCURRENCY, Scheduler
@@ -22,33 +22,26 @@ from collector.snmp_collector import SnmpCollector
 from collector.snmp_transport import PysnmpEngine, PysnmpTransport, auth_data
 from collector.targets import targets_from_inventory
 from collector.transport import SnmpTransport
+from collector.udp_endpoint import SnmpEndpoint
 from exporters.exposition import render_text
 from exporters.families import FamilyBuilder, ReloadStatus
 from exporters.http import SELF, MetricsServer
 from netmon.errors import ConfigError, InventoryError
-from netmon.inventory.model import Inventory, SnmpV2c
-from netmon.inventory.secrets import resolve_secret
+from netmon.inventory.model import Inventory
 
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 2.0
 
 
-def pysnmp_factory(
-    engine: PysnmpEngine, fast: UdpClient | None = None
-) -> Callable[[Target], SnmpTransport]:
-    """Transports for targets: SNMPv2c on netmon's codec when ``fast`` is given (~40x less CPU
-    than pysnmp), SNMPv3 (and v2c without ``fast``) on pysnmp."""
+def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
+    """pysnmp transports (v2c and v3): the reference implementation, ~40x the CPU of the
+    codec-based ``collector.fast_transport`` (bench/collector.py)."""
 
     def make(target: Target) -> SnmpTransport:
         profile = target.profile
         if profile is None or profile.snmp is None:
             raise ConfigError(f"{target.name}: no SNMP credential profile")
-        if fast is not None and isinstance(profile.snmp, SnmpV2c):
-            community = resolve_secret(profile.snmp.community)
-            return FastV2cTransport(
-                fast, target.address, target.port, community, profile.snmp_timing
-            )
         return PysnmpTransport(
             engine, target.address, target.port, auth_data(profile), profile.snmp_timing
         )
@@ -78,14 +71,21 @@ class Service:
         profiles: Profiles | None = None,
         load: Callable[[Path], Inventory] | None = None,
         watch_interval: float = WATCH_INTERVAL,
-        fast_v2c: bool = True,
+        transport: str = "fast",
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
         self.profiles = profiles or load_profiles()
-        self.engine = PysnmpEngine()
-        self.udp = UdpClient() if fast_v2c else None
-        self.collector = SnmpCollector(self.profiles, pysnmp_factory(self.engine, self.udp))
+        # "fast": netmon's codec on one shared socket (v2c and v3); "pysnmp": the reference.
+        self.endpoint: SnmpEndpoint | None = None
+        self.engine: PysnmpEngine | None = None
+        if transport == "fast":
+            self.endpoint = SnmpEndpoint()
+            factory = fast_factory(self.endpoint)
+        else:
+            self.engine = PysnmpEngine()
+            factory = pysnmp_factory(self.engine)
+        self.collector = SnmpCollector(self.profiles, factory)
         self.scheduler = Scheduler(self.collector, concurrency=concurrency)
         self.families = FamilyBuilder(self.profiles)
         self.reload_status: ReloadStatus | None = None
@@ -168,6 +168,12 @@ class Service:
 
     # --- running ------------------------------------------------------------------------
 
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        if self.endpoint is not None:
+            self.endpoint.close()
+
     async def run(
         self, host: str, port: int, stop: asyncio.Event, ready: Callable[[int], None] | None = None
     ) -> int:
@@ -180,7 +186,7 @@ class Service:
             bound = await server.start(host, port)
         except OSError as exc:
             log.error("cannot listen on %s:%d: %s", host, port, exc.strerror)
-            self.engine.close()
+            self.close()
             return 2
         log.info("serving /metrics on http://%s:%d/metrics", host, bound)
         if ready is not None:
@@ -189,9 +195,7 @@ class Service:
             await asyncio.gather(self.scheduler.run(stop), self._watch(stop))
         finally:
             await server.close()
-            self.engine.close()
-            if self.udp is not None:
-                self.udp.close()
+            self.close()
         return 0
 
 

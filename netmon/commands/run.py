@@ -56,10 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--concurrency", type=int, default=64, help="polls at once (default 64)")
     p.add_argument(
-        "--v2c-transport",
+        "--transport",
         choices=["fast", "pysnmp"],
         default="fast",
-        help="SNMPv2c on netmon's own codec (fast, default) or on pysnmp; v3 is always pysnmp",
+        help="SNMP on netmon's own codec (fast, default) or on pysnmp (the reference)",
     )
     p.add_argument(
         "--print-scrape-config",
@@ -93,13 +93,11 @@ def handle(args: argparse.Namespace) -> int:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
         return 0
-    return _serve(
-        path, host, port, args.port_override, args.concurrency, args.v2c_transport == "fast"
-    )
+    return _serve(path, host, port, args.port_override, args.concurrency, args.transport)
 
 
 def _serve(
-    path: Path, host: str, port: int, port_override: int | None, concurrency: int, fast: bool
+    path: Path, host: str, port: int, port_override: int | None, concurrency: int, transport: str
 ) -> int:
     import asyncio
     import signal
@@ -108,7 +106,9 @@ def _serve(
 
     async def main() -> int:
         stop = asyncio.Event()
-        service = Service(path, port_override=port_override, concurrency=concurrency, fast_v2c=fast)
+        service = Service(
+            path, port_override=port_override, concurrency=concurrency, transport=transport
+        )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
