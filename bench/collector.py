@@ -5,15 +5,17 @@ Run: ``.venv/bin/python -m bench.collector [--devices N] [--rounds R]``.
 One ``netmon simulate`` serves the shipped backbone (1,031 devices, simulated latency) on
 loopback. In the same run:
 
-- CPU-seconds per 10,000 varbinds over the SNMPv2c devices: netmon's collector (this
-  process's CPU: polls + one full /metrics render per cycle) and snmp_exporter 0.21 (its
-  process's CPU from /proc: SNMP + HTTP + exposition), each polling the same columns by
+- CPU-seconds per 10,000 varbinds over the SNMPv2c devices: netmon's collector with its own
+  codec (collector.fast_transport) and with pysnmp (this process's CPU: polls + one full
+  /metrics render per cycle) and snmp_exporter 0.21 (its process's CPU from /proc: SNMP +
+  HTTP + exposition), each polling the same columns by
   numeric OID (sysUpTime, sysName, sysDescr, sysObjectID, ifNumber, ifTableLastChange; 11
   IF-MIB counter/status columns, ifHighSpeed, ifType, ifName, ifDescr, ifAlias), retries on.
   netmon walks the label columns only when its cache is stale (hourly); snmp_exporter walks
   them every scrape: the per-varbind cost is the comparable unit, the per-cycle CPU shows
   the cache's effect. Medians over the rounds (after a warm-up round).
-- Wall time of one full-backbone cycle (all 1,031 devices, v2c + v3, 64 at a time).
+- Wall time of one full-backbone cycle as ``netmon run`` polls it (all 1,031 devices, v2c
+  and v3 on the codec transport, vendor tables; 64 at a time).
 - /metrics render time for the whole backbone: the direct text exposition vs client_python's
   generate_latest over the same families.
 - RSS of this process after the runs (the collector, its pysnmp engine and the snapshot)
@@ -32,10 +34,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from collector.fast_transport import fast_factory
 from collector.model import Target
 from collector.profiles import Profiles, load_profiles
 from collector.scheduler import Scheduler
@@ -43,6 +45,7 @@ from collector.service import pysnmp_factory
 from collector.snmp_collector import SnmpCollector
 from collector.snmp_transport import PysnmpEngine
 from collector.targets import targets_from_inventory
+from collector.udp_endpoint import SnmpEndpoint
 from exporters.exposition import FamiliesCollector, render_text
 from exporters.families import FamilyBuilder, ReloadStatus
 from netmon.inventory.loader import default_inventory_path, load_inventory
@@ -150,10 +153,17 @@ def exporter_round(port: int, targets: list[Target]) -> tuple[int, int, float]:
 
 
 async def netmon_rounds(
-    make_collector: Callable[[], SnmpCollector], targets: dict[str, Target], rounds: int
+    transport: str, profiles: Profiles, targets: dict[str, Target], rounds: int
 ) -> tuple[list[float], list[float], list[int], Scheduler, FamilyBuilder]:
     """Warm-up + ``rounds`` cycles; per cycle: CPU-s per 10k vb (poll + render), wall, vb."""
-    collector = make_collector()
+    endpoint = SnmpEndpoint() if transport == "fast" else None
+    engine = PysnmpEngine() if endpoint is None else None
+    if endpoint is not None:
+        factory = fast_factory(endpoint)
+    else:
+        assert engine is not None
+        factory = pysnmp_factory(engine)
+    collector = SnmpCollector(profiles, factory)
     sched = Scheduler(collector, concurrency=CONCURRENCY)
     sched.set_targets(targets)
     fb = FamilyBuilder(collector.profiles)
@@ -172,6 +182,10 @@ async def netmon_rounds(
         per10k.append(cpu / vb * 10_000 if vb else float("nan"))
         walls.append(wall)
         vbs.append(vb)
+    if endpoint is not None:
+        endpoint.close()
+    if engine is not None:
+        engine.close()
     return per10k, walls, vbs, sched, fb
 
 
@@ -235,17 +249,17 @@ def main(argv: list[str] | None = None) -> int:
                 ex_vbs.append(vb)
         ex_rss = _rss_mib(exporter.pid)
 
-        # netmon (pysnmp) on the same devices
-        engine = PysnmpEngine()
+        # netmon on the same devices: its own codec, then pysnmp
+        fa_per10k, fa_walls, fa_vbs, _, _ = asyncio.run(
+            netmon_rounds("fast", profiles, v2c, args.rounds)
+        )
         nm_per10k, nm_walls, nm_vbs, _, _ = asyncio.run(
-            netmon_rounds(lambda: SnmpCollector(profiles, pysnmp_factory(engine)), v2c, args.rounds)
+            netmon_rounds("pysnmp", profiles, v2c, args.rounds)
         )
 
-        # full backbone (v2c + v3) with the shipped profiles (vendor tables too)
-        engine_all = PysnmpEngine()
-        full = load_profiles()
+        # the full backbone as `netmon run` polls it (codec for v2c and v3, vendor tables)
         _, full_walls, full_vbs, sched, fb = asyncio.run(
-            netmon_rounds(lambda: SnmpCollector(full, pysnmp_factory(engine_all)), targets, 1)
+            netmon_rounds("fast", load_profiles(), targets, 1)
         )
         states = list(sched.states.values())
         up = sum(1 for s in states if s.up)
@@ -278,19 +292,24 @@ def main(argv: list[str] | None = None) -> int:
         sim_log.close()
         exporter_log.close()
 
-    ratio = median(nm_per10k) / median(ex_per10k)
+    ex = median(ex_per10k)
+    fa, nm = median(fa_per10k), median(nm_per10k)
     print()
-    print("| what (medians) | netmon (pysnmp) | snmp_exporter 0.21 |")
-    print("|---|---|---|")
-    print(f"| CPU-s per 10k varbinds | {median(nm_per10k):.3f} | {median(ex_per10k):.3f} |")
-    print(f"| ratio netmon / snmp_exporter | {ratio:.1f}x | 1x |")
-    print(
-        f"| varbinds per cycle ({len(v2c)} v2c devices) | {median([float(v) for v in nm_vbs]):.0f}"
-        f" | {median([float(v) for v in ex_vbs]):.0f} |"
-    )
-    print(f"| cycle wall, {len(v2c)} v2c devices | {median(nm_walls):.1f} s | "
-          f"{median(ex_walls):.1f} s |")  # fmt: skip
-    print(f"| RSS | {nm_rss:.0f} MiB (bench process) | {ex_rss:.0f} MiB |")
+    print("| what (medians) | netmon, own codec | netmon, pysnmp | snmp_exporter 0.21 |")
+    print("|---|---|---|---|")
+    print(f"| CPU-s per 10k varbinds | {fa:.3f} | {nm:.3f} | {ex:.3f} |")
+    print(f"| ratio to snmp_exporter | {fa / ex:.2f}x | {nm / ex:.1f}x | 1x |")
+    vb = [median([float(v) for v in x]) for x in (fa_vbs, nm_vbs, ex_vbs)]
+    print(f"| varbinds per cycle ({len(v2c)} v2c devices) | {vb[0]:.0f} | {vb[1]:.0f} | "
+          f"{vb[2]:.0f} |")  # fmt: skip
+    cpu = [
+        median(a) * b / 10_000
+        for a, b in ((fa_per10k, vb[0]), (nm_per10k, vb[1]), (ex_per10k, vb[2]))
+    ]
+    print(f"| CPU-s per cycle | {cpu[0]:.2f} | {cpu[1]:.2f} | {cpu[2]:.2f} |")
+    print(f"| cycle wall, {len(v2c)} v2c devices | {median(fa_walls):.1f} s | "
+          f"{median(nm_walls):.1f} s | {median(ex_walls):.1f} s |")  # fmt: skip
+    print(f"| RSS | {nm_rss:.0f} MiB (whole bench process) | | {ex_rss:.0f} MiB |")
     print()
     full_vb = median([float(v) for v in full_vbs])
     print(f"full backbone: {len(states)} devices (v2c + v3, vendor tables), {up} up after "
