@@ -13,7 +13,12 @@ from typing import Any, cast
 
 import pytest
 
-from collector.fast_transport import FastSnmpTransport, make_fast_transport, to_value
+from collector.fast_transport import (
+    FastSnmpTransport,
+    decode_answer,
+    make_fast_transport,
+    to_value,
+)
 from collector.snmp_transport import PysnmpEngine, PysnmpTransport, auth_data
 from collector.transport import (
     Missing,
@@ -23,6 +28,7 @@ from collector.transport import (
     SnmpTimeout,
     SnmpWalkLoop,
     Value,
+    oid_key,
 )
 from collector.udp_endpoint import SnmpEndpoint, peek_id
 from netmon.inventory.model import CredentialProfile, SnmpTiming, SnmpV2c, SnmpV3
@@ -34,6 +40,7 @@ from netmon.snmp.message import (
     Pdu,
     decode_pdu,
     decode_request,
+    encode_getbulk,
     encode_pdu,
     message_prefix,
     peek_version,
@@ -529,5 +536,63 @@ def test_v3_wrong_key_is_an_auth_error(
             other = V3.model_copy(update={"username": "stranger"})
             with pytest.raises(SnmpAuthError, match="usmStatsUnknownUserNames"):
                 await FastSnmpTransport(ep, "127.0.0.1", agent.port, other, TIMING).get(ALL_GET)
+
+    run(main)
+
+
+# --- the cached decoder ---------------------------------------------------------------------------
+
+
+def test_decode_answer_equals_message_decode_response_also_on_broken_input() -> None:
+    import random
+
+    from netmon.snmp.message import MessageError, decode_response
+
+    agent = FakeAgent(_mib())
+    good = []
+    for reps in (1, 3, 5):
+        req = encode_getbulk(COMMUNITY.encode(), 7, [oid_key(c) for c in COLUMNS], reps)
+        answer = agent.answer(req)
+        assert answer is not None
+        good.append(answer)
+    rng = random.Random(5)
+    cases = list(good)
+    for _ in range(3000):
+        broken = bytearray(rng.choice(good))
+        if rng.random() < 0.5:
+            del broken[rng.randrange(1, len(broken)) :]
+        for _ in range(rng.randrange(1, 4)):
+            broken[rng.randrange(len(broken))] = rng.randrange(256)
+        cases.append(bytes(broken))
+    decoded = 0
+    for msg in cases:
+        try:
+            want = decode_response(msg)
+        except MessageError:
+            with pytest.raises(MessageError):
+                decode_answer(msg)
+            continue
+        assert decode_answer(msg) == want
+        decoded += 1
+    assert decoded >= len(good)
+
+
+def test_a_repeated_walk_asks_for_the_rows_it_had_plus_one(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        timing = SnmpTiming(timeout=0.5, retries=0, max_repetitions=25)
+        async with lab(timing=timing) as (agent, _, fast):
+            first = await fast.walk(COLUMNS)
+            second = await fast.walk(COLUMNS)
+            assert first == second
+            assert [r for _, _, r in agent.requests] == [25, 4]
+            # The table grew: the walk goes on past the hint and finds every row.
+            for c in range(10, 20):
+                agent.mib[(*IF, 2, 2_000_000 + c)] = ber.encode_octets(b"new")
+            agent.keys = sorted(agent.mib)
+            third = await fast.walk(COLUMNS)
+            assert len(third[dotted((*IF, 2))]) == 13
+            assert [r for _, _, r in agent.requests][2:] == [4, 25]
+            await fast.walk(COLUMNS)
+            assert agent.requests[-1][2] == 14
 
     run(main)
