@@ -132,7 +132,7 @@ def to_value(tag: int, raw: int | bytes | OID | None) -> Value:
 # (profiled); a poll asks every device for the same columns and ifIndexes, so nearly every OID
 # has been seen before and a dict lookup replaces the loop. Cleared when full (no LRU needed).
 _OID_CACHE: dict[bytes, OID] = {}
-OID_CACHE_MAX = 200_000
+OID_CACHE_MAX = 100_000  # entries (~20 MB at most); the backbone needs a few tens of thousands
 
 
 def _cached_oid(buf: bytes, start: int, stop: int) -> OID:

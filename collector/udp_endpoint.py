@@ -58,9 +58,13 @@ def peek_id(data: bytes) -> int:
 def canonical_address(address: str) -> str:
     """The text form the kernel reports as a datagram's source (so answers match)."""
     try:
-        return str(ipaddress.ip_address(address))
+        ip = ipaddress.ip_address(address)
     except ValueError as exc:
         raise ConfigError(f"SNMP target {address!r} is not an IP address") from exc
+    if ip.version != 4:
+        # The shared socket is AF_INET (as pysnmp's UdpTransportTarget): say so, not time out.
+        raise ConfigError(f"SNMP target {address}: IPv6 is not supported by this transport")
+    return str(ip)
 
 
 @dataclass(slots=True)

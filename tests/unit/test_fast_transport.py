@@ -31,6 +31,7 @@ from collector.transport import (
     oid_key,
 )
 from collector.udp_endpoint import SnmpEndpoint, peek_id
+from netmon.errors import ConfigError
 from netmon.inventory.model import CredentialProfile, SnmpTiming, SnmpV2c, SnmpV3
 from netmon.snmp import ber
 from netmon.snmp.ber import OID
@@ -469,6 +470,10 @@ def test_make_fast_transport_uses_the_inventory_settings(monkeypatch: pytest.Mon
     t = make_fast_transport(ep, inv, device, port_override=16161)
     assert t._addr == ("127.31.0.1", 16161)
     assert make_fast_transport(ep, inv, device)._addr == ("127.31.0.1", 161)
+    with pytest.raises(ConfigError, match="IPv6"):
+        FastSnmpTransport(ep, "::1", 161, V2C, TIMING)
+    with pytest.raises(ConfigError, match="not an IP address"):
+        FastSnmpTransport(ep, "router.example", 161, V2C, TIMING)
 
 
 # --- SNMPv3 -------------------------------------------------------------------------------------
