@@ -11,10 +11,6 @@ same request with half the repetitions. SNMPv3: engine discovery once per device
 state lives in the endpoint, so a rebuilt transport keeps it), one retry after an
 authenticated notInTimeWindow report (it re-synced the clock) or an unknownEngineID report
 (the device was replaced: discover again).
-
-This file belongs to the fast-transport work the lead assigned (with ``udp_endpoint.py`` and
-``tests/*/test_fast_transport.py``); ``UdpClient``/``FastV2cTransport`` at the bottom keep the
-names ``collector/service.py`` imports working. SNMPv3 works here too (``FastSnmpTransport``).
 """
 
 from __future__ import annotations
@@ -431,28 +427,10 @@ def fast_factory(endpoint: SnmpEndpoint) -> Callable[[Target], SnmpTransport]:
     return make
 
 
-# --- the names collector/service.py uses ------------------------------------------------------
-
-UdpClient = SnmpEndpoint
-"""The shared socket under the name ``collector.service`` imports."""
-
-
-class FastV2cTransport(FastSnmpTransport):
-    """SNMPv2c with an already-resolved community: the signature ``collector.service`` uses."""
-
-    def __init__(
-        self, endpoint: SnmpEndpoint, address: str, port: int, community: str, timing: SnmpTiming
-    ) -> None:
-        self._setup(endpoint, address, port, timing)
-        self._prefix = message_prefix(V2C, community.encode())
-
-
 __all__ = [
     "FastSnmpTransport",
-    "FastV2cTransport",
     "SnmpEndpoint",
     "SnmpTransportError",
-    "UdpClient",
     "fast_factory",
     "make_fast_transport",
     "to_value",

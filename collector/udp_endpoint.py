@@ -3,11 +3,11 @@
 Answers are matched on (request id, source address): the request-id of a v1/v2c PDU or the
 msgID of an SNMPv3 message (the inner request-id is encrypted). A retransmission keeps its id,
 so a late answer to the first send is accepted and the duplicate that follows is dropped.
-Datagrams that match nothing (late duplicates, strangers) are counted, never raised: one bad
-device must not disturb the event loop the others share. A datagram without even an id to
-match on fails the requests waiting on its source address at once as SnmpGarbage: only the
-agents we asked send to our ephemeral port, and a device that answers garbage would only answer
-more of it to the retries (waiting them out would cost timeout x retries per poll).
+Datagrams that match nothing (late duplicates, strangers, garbage) are counted, never raised:
+one bad device must not disturb the event loop the others share, and an unmatchable datagram
+must not cut short a request whose real answer may still come. A request that runs out of
+retries after only undecodable datagrams came from its device fails as SnmpGarbage rather
+than SnmpTimeout: "answers nonsense" and "is silent" are different faults for the NOC.
 
 Measured (/work/shared/notes/measured-facts.md): the default ~212 KB receive buffer dropped
 hundreds of answers per run at 200 concurrent devices, each drop a timeout; 4 MB removed them.
@@ -83,7 +83,7 @@ class EndpointStats:
 
 
 class _Pending:
-    __slots__ = ("addr", "future", "handle", "payload", "timeout", "tries_left")
+    __slots__ = ("addr", "future", "garbage", "handle", "payload", "timeout", "tries_left")
 
     def __init__(
         self,
@@ -99,6 +99,7 @@ class _Pending:
         self.tries_left = tries_left
         self.timeout = timeout
         self.handle: asyncio.TimerHandle | None = None
+        self.garbage: str = ""  # what undecodable datagrams from addr looked like, if any
 
 
 class SnmpEndpoint(asyncio.DatagramProtocol):
@@ -196,7 +197,7 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             rid = peek_id(data)
         except ber.BerError as exc:
             stats.undecodable += 1
-            self._fail_source(source, exc)
+            self._note_garbage(source, exc)
             return
         pending = self._pending.pop((rid, source), None)
         if pending is None:
@@ -218,21 +219,10 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             self._usm[key] = held
         return held
 
-    def _fail_source(self, source: Address, exc: ber.BerError) -> None:
-        keys = [key for key in self._pending if key[1] == source]
-        for key in keys:
-            pending = self._pending.pop(key)
-            if pending.handle is not None:
-                pending.handle.cancel()
-            if not pending.future.done():
-                pending.future.set_exception(
-                    SnmpGarbage(f"{source[0]}: undecodable answer ({exc})")
-                )
-
-    @property
-    def garbage(self) -> int:
-        """Datagrams that were not even SNMP enough to carry an id."""
-        return self.stats.undecodable
+    def _note_garbage(self, source: Address, exc: ber.BerError) -> None:
+        for (_, addr), pending in self._pending.items():
+            if addr == source:
+                pending.garbage = str(exc)
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -283,5 +273,8 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
         self.stats.timeouts += 1
         if self._pending.get(key) is pending:
             del self._pending[key]
+        error: SnmpTransportError = SnmpTimeout(f"{key[1][0]}: no answer")
+        if pending.garbage:
+            error = SnmpGarbage(f"{key[1][0]}: only undecodable answers ({pending.garbage})")
         with contextlib.suppress(asyncio.InvalidStateError):
-            pending.future.set_exception(SnmpTimeout(f"{key[1][0]}: no answer"))
+            pending.future.set_exception(error)
