@@ -189,6 +189,38 @@ async def netmon_rounds(
     return per10k, walls, vbs, sched, fb
 
 
+def netmon_run_rss(
+    sim_port: int, devices: int, env: dict[str, str], tmp: Path
+) -> tuple[float, int, float]:
+    """Start `netmon run` on the simulated backbone; RSS once every device is up (or 60 s)."""
+    port = _free_port(1)
+    url = f"http://127.0.0.1:{port}/collector/metrics"
+    with open(tmp / "run.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING", "run",
+             "--port-override", str(sim_port), "--listen", f"127.0.0.1:{port}"],
+            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        start = time.monotonic()
+        up = 0
+        try:
+            while time.monotonic() - start < 60:
+                time.sleep(0.5)
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as resp:
+                        text = resp.read().decode()
+                except OSError:
+                    continue
+                m = re.search(r'^netmon_collector_devices\{state="up"\} (\d+)', text, re.M)
+                up = int(m.group(1)) if m else 0
+                if up >= devices:
+                    break
+            return _rss_mib(proc.pid), up, time.monotonic() - start
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -282,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             client_times.append(time.perf_counter() - t0)
         series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
         nm_rss = _rss_mib()
+        run_rss, run_up, run_wall = netmon_run_rss(sim_port, len(targets), env, tmp)
     finally:
         for p in (sim, exporter):
             p.terminate()
@@ -310,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| cycle wall, {len(v2c)} v2c devices | {median(fa_walls):.1f} s | "
           f"{median(nm_walls):.1f} s | {median(ex_walls):.1f} s |")  # fmt: skip
     print(f"| RSS | {nm_rss:.0f} MiB (whole bench process) | | {ex_rss:.0f} MiB |")
+    print(f"\n`netmon run` on the whole backbone: {run_up} of {len(targets)} devices up "
+          f"{run_wall:.1f} s after start, RSS {run_rss:.0f} MiB")  # fmt: skip
     print()
     full_vb = median([float(v) for v in full_vbs])
     print(f"full backbone: {len(states)} devices (v2c + v3, vendor tables), {up} up after "

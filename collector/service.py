@@ -161,7 +161,9 @@ class Service:
         if province is None:
             fams = self.families.families(self.states(), self.scheduler.stats(), self.reload_status)
         elif province == SELF:
-            fams = self.families.families([], self.scheduler.stats(), self.reload_status)
+            fams = self.families.families(
+                self.states(), self.scheduler.stats(), self.reload_status, per_device=False
+            )
         else:
             fams = self.families.families(self.states(province))
         return render_text(fams)

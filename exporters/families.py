@@ -108,7 +108,14 @@ class FamilyBuilder:
         states: list[DeviceState],
         stats: SchedulerStats | None = None,
         reload: ReloadStatus | None = None,
+        *,
+        per_device: bool = True,
     ) -> Iterator[Family]:
+        """Every family; ``per_device=False`` leaves only the collector's own (for
+        ``/collector/metrics``), still counting ``states``."""
+        if not per_device:
+            yield from self._own(states, stats, reload)
+            return
         labelled = [(s, self._labels(s)) for s in states]
         live = [(s, dl) for s, dl in labelled if s.up and s.last is not None]
 
@@ -181,57 +188,57 @@ class FamilyBuilder:
         yield from vendor.values()
 
         # --- per-device health ---
-        def per_device(name: str, typ: str, help_: str, value: object) -> Family:
+        def device_family(name: str, typ: str, help_: str, value: object) -> Family:
             fam = Family(name, typ, help_)
             fam.samples = [(dl.base, value(s)) for s, dl in labelled]  # type: ignore[operator]
             return fam
 
-        yield per_device(
+        yield device_family(
             "netmon_device_up",
             "gauge",
             "1 if the last poll of the device succeeded (and its fast status poll answers).",
             lambda s: 1 if s.up else 0,
         )
-        yield per_device(
+        yield device_family(
             "netmon_poll_duration_seconds",
             "gauge",
             "Wall time of the device's last full poll.",
             lambda s: s.last_duration,
         )
-        yield per_device(
+        yield device_family(
             "netmon_last_success_timestamp_seconds",
             "gauge",
             "Unix time of the device's last successful full poll (0: never).",
             lambda s: s.last_success,
         )
-        yield per_device(
+        yield device_family(
             "netmon_device_polls_total", "counter", "Full polls of the device.", lambda s: s.polls
         )
-        yield per_device(
+        yield device_family(
             "netmon_poll_varbinds_total",
             "counter",
             "Variable bindings received from the device.",
             lambda s: s.varbinds,
         )
-        yield per_device(
+        yield device_family(
             "netmon_poll_timeouts_total",
             "counter",
             "Full polls of the device that ran out of time.",
             lambda s: s.timeouts,
         )
-        yield per_device(
+        yield device_family(
             "netmon_poll_skipped_total",
             "counter",
             "Full polls skipped because the previous poll of the device was still running.",
             lambda s: s.skipped,
         )
-        yield per_device(
+        yield device_family(
             "netmon_device_reboots_total",
             "counter",
             "Reboots seen (sysUpTime went backwards): a counter discontinuity for the device.",
             lambda s: s.reboots,
         )
-        yield per_device(
+        yield device_family(
             "netmon_status_poll_failures_total",
             "counter",
             "Fast ifOperStatus polls of the device's link interfaces that failed.",
@@ -253,8 +260,14 @@ class FamilyBuilder:
             sys_name = s.last.system.get("sysName", "") if s.last is not None else ""
             info.samples.append((dl.base.plus((*s.target.info, ("sys_name", str(sys_name)))), 1))
         yield info
+        yield from self._own(states, stats, reload)
 
-        # --- the collector itself ---
+    def _own(
+        self,
+        states: list[DeviceState],
+        stats: SchedulerStats | None,
+        reload: ReloadStatus | None,
+    ) -> Iterator[Family]:
         if stats is not None:
             yield Family(
                 "netmon_collector_cycle_seconds",

@@ -206,6 +206,10 @@ def test_province_slice_and_collector_endpoints(lab: Lab) -> None:
     own = fetch(f"{base}/collector/metrics")
     assert value_of(own, "netmon_inventory_reload_success") == 1
     assert value_of(own, "netmon_device_up") is None
+    # the dead device may or may not have timed out yet; the others are up
+    assert (value_of(own, "netmon_collector_devices", state="up") or 0) >= 2
+    total = sum(value_of(own, "netmon_collector_devices", state=k) or 0 for k in ("up", "down"))
+    assert total == 3
 
 
 def test_hot_reload_adds_a_device_and_survives_a_broken_edit(lab: Lab) -> None:
