@@ -45,10 +45,10 @@ def targets_from_inventory(
         out[device.name] = Target(
             name=device.name,
             address=device.address,
-            port=port_override or device.snmp_port or defaults.snmp_port,
+            port=port_override or inv.port_of(device),
             platform=device.platform.value,
             role=device.role.value,
-            interval=device.poll_interval or defaults.poll_interval,
+            interval=inv.interval_of(device),
             status_interval=defaults.status_interval,
             profile=profile,
             labels=labels,
