@@ -1,0 +1,128 @@
+"""``netmon demo``: the simulated backbone, the collector and a live terminal summary."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+# The simulated backbone's secrets. The shipped inventory refers to them as env:NAME; the demo
+# sets them only when unset. They protect nothing: every simulated device is on loopback.
+SIMULATION_SECRETS = {
+    "NETMON_SIM_COMMUNITY": "netmon-sim",
+    "NETMON_SIM_V3_AUTH": "netmon-sim-auth",
+    "NETMON_SIM_V3_PRIV": "netmon-sim-priv",
+    "NETMON_SIM_SSH_PASSWORD": "netmon-sim-ssh",
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run the simulated backbone + collector with a live summary",
+        description=(
+            "Start `netmon simulate` and `netmon run` on loopback against the inventory "
+            "(default: the shipped backbone) and show devices up/down per region, polls/s, "
+            "cycle time and the slowest devices until Ctrl-C."
+        ),
+    )
+    p.add_argument("--inventory", type=Path, default=None, help="inventory directory")
+    p.add_argument(
+        "--snmp-port", type=int, default=0, help="UDP port of the simulated agents (0: a free one)"
+    )
+    p.add_argument("--listen", default="127.0.0.1:9800", help="exporter address (loopback)")
+    p.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: Ctrl-C)")
+    p.add_argument("--refresh", type=float, default=2.0, help="seconds between screen updates")
+    p.set_defaults(func=_demo)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _child(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(argv, env=env, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _fetch(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text: str = resp.read().decode("utf-8")
+            return text
+    except OSError:
+        return None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from netmon.inventory.loader import default_inventory_path
+    from netmon.live_view import render, summarise
+
+    host, _, _port = args.listen.rpartition(":")
+    if not host.startswith("127.") and host not in ("localhost", "::1"):
+        print(f"netmon demo: --listen {args.listen}: only loopback is allowed", file=sys.stderr)
+        return 2
+    inventory = str(args.inventory or default_inventory_path())
+    snmp_port = args.snmp_port or _free_udp_port()
+    env = {**os.environ}
+    for name, value in SIMULATION_SECRETS.items():
+        env.setdefault(name, value)
+    netmon = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
+    simulate = [*netmon, "simulate", "--inventory", inventory, "--port", str(snmp_port)]
+    simulate += ["--control-port", str(_free_tcp_port())]
+    run = [*netmon, "run", "--inventory", inventory, "--listen", args.listen]
+    run += ["--port-override", str(snmp_port)]
+    url = f"http://{args.listen}/metrics"
+    tty = sys.stdout.isatty()
+    started = time.monotonic()
+    with _child(simulate, env) as sim, _child(run, env) as col:
+        before = None
+        before_at = 0.0
+        try:
+            while not args.duration or time.monotonic() - started < args.duration:
+                for name, proc in (("simulator", sim), ("collector", col)):
+                    if proc.poll() is not None:
+                        print(f"netmon demo: the {name} exited with {proc.returncode}")
+                        return 1
+                text = _fetch(url)
+                if text is not None:
+                    now = summarise(text)
+                    at = time.monotonic()
+                    title = (
+                        f"netmon demo: {inventory}  simulator udp/{snmp_port}  "
+                        f"metrics {url}  up {at - started:.0f} s  (Ctrl-C stops)"
+                    )
+                    screen = render(now, before, at - before_at, title)
+                    print(("\x1b[H\x1b[2J" if tty else "\n") + screen, flush=True)
+                    before, before_at = now, at
+                time.sleep(args.refresh)
+        except KeyboardInterrupt:
+            pass
+    return 0
