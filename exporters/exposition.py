@@ -34,7 +34,7 @@ def render_text(families: Iterable[Family]) -> bytes:
     out: list[str] = []
     append = out.append
     for fam in families:
-        if not fam.samples:
+        if not fam.samples and not any(rows for _, rows in fam.blocks):
             continue
         help_ = fam.help.replace("\\", "\\\\").replace("\n", "\\n")
         append(f"# HELP {fam.name} {help_}\n# TYPE {fam.name} {fam.type}\n")
@@ -45,6 +45,13 @@ def render_text(families: Iterable[Family]) -> bytes:
                 for ls, v in fam.samples
             ]
         )
+        for per_if, rows in fam.blocks:
+            try:  # interface values are ints: no per-sample type test
+                out.extend([f"{name}{per_if[i].text} {v}\n" for i, v in rows.items()])
+            except KeyError:  # an ifIndex the label cache does not know yet
+                out.extend(
+                    [f"{name}{per_if[i].text} {v}\n" for i, v in rows.items() if i in per_if]
+                )
     return "".join(out).encode()
 
 
@@ -60,13 +67,14 @@ class FamiliesCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         for fam in self._source():
-            if not fam.samples:
+            samples = fam.all_samples()
+            if not samples:
                 continue
             typ = fam.type
             if typ == "counter" and fam.name.endswith("_total"):
                 metric = Metric(fam.name[: -len("_total")], fam.help, "counter")
             else:
                 metric = Metric(fam.name, fam.help, "unknown" if typ == "counter" else typ)
-            for ls, v in fam.samples:
+            for ls, v in samples:
                 metric.add_sample(fam.name, dict(ls.pairs), float(v))
             yield metric

@@ -38,10 +38,21 @@ class LabelSet:
 
 @dataclass(slots=True)
 class Family:
+    """A metric family. Interface families keep their rows per device in ``blocks``
+    ({ifIndex: labels}, {ifIndex: value}) so the text renderer can write them without
+    building a tuple per sample; ``all_samples()`` gives everything as pairs."""
+
     name: str
     type: str  # counter | gauge | untyped
     help: str
     samples: list[tuple[LabelSet, float | int]] = field(default_factory=list)
+    blocks: list[tuple[dict[str, LabelSet], dict[str, int]]] = field(default_factory=list)
+
+    def all_samples(self) -> list[tuple[LabelSet, float | int]]:
+        out = list(self.samples)
+        for per_if, rows in self.blocks:
+            out.extend([(per_if[i], v) for i, v in rows.items() if i in per_if])
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +92,12 @@ class FamilyBuilder:
         table = state.last.interfaces if state.last is not None else None
         labels_obj: object = table.labels if table is not None else None
         held = self._cache.get(target.name)
-        if held is not None and held.target is target and held.labels_obj is labels_obj:
+        if (
+            held is not None
+            and held.target is target
+            and held.labels_obj is labels_obj
+            and (table is None or len(table.indexes) == len(held.per_if))
+        ):
             return held
         base = LabelSet(target.labels)
         per_if: dict[str, LabelSet] = {}
@@ -130,7 +146,7 @@ class FamilyBuilder:
                 per_if = dl.per_if
                 if name == self._status_name and s.status_overlay:
                     rows = {**rows, **{i: v for i, v in s.status_overlay.items() if i in rows}}
-                fam.samples.extend([(per_if[i], v) for i, v in rows.items() if i in per_if])
+                fam.blocks.append((per_if, rows))
             yield fam
         for name, typ, help_ in self._if_cached:
             fam = Family(name, typ, help_)
@@ -138,9 +154,7 @@ class FamilyBuilder:
                 table = s.last.interfaces  # type: ignore[union-attr]
                 if table is None:
                     continue
-                rows = table.cached.get(name, {})
-                per_if = dl.per_if
-                fam.samples.extend([(per_if[i], v) for i, v in rows.items() if i in per_if])
+                fam.blocks.append((dl.per_if, table.cached.get(name, {})))
             yield fam
 
         for pos, name, help_ in (

@@ -188,7 +188,7 @@ def test_label_sets_are_reused_until_the_label_cache_changes() -> None:
     states = list(sched.states.values())
     fam1 = next(f for f in fb.families(states) if f.name == "ifHCInOctets")
     fam2 = next(f for f in fb.families(states) if f.name == "ifHCInOctets")
-    assert fam1.samples[0][0] is fam2.samples[0][0]
+    assert fam1.all_samples()[0][0] is fam2.all_samples()[0][0]
 
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
@@ -225,3 +225,21 @@ def test_scrape_config_is_valid_for_promtool(tmp_path: object) -> None:
         ["promtool", "check", "config", str(path)], capture_output=True, timeout=30
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_an_interface_appearing_between_label_refreshes_is_exported() -> None:
+    data = device_data({1: "Gi0/1"})
+    sched, fb = snapshot({"d1": data})
+    text_of(sched, fb)  # the label sets are now memoised
+    # a new row shows up without ifNumber/ifTableLastChange changing (a lazy agent)
+    state = sched.states["d1"]
+    assert state.last is not None and state.last.interfaces is not None
+    table = state.last.interfaces
+    table.values["ifHCInOctets"]["7"] = 77
+    table.indexes.append("7")
+    s = samples(text_of(sched, fb))
+    got = {lab["ifIndex"]: v for lab, v in s["ifHCInOctets"]}
+    assert got == {"1": 5, "7": 77}
+    # a value whose ifIndex is unknown to the table is skipped, never a failed scrape
+    table.values["ifHCOutOctets"]["9"] = 1
+    assert 'ifIndex="9"' not in text_of(sched, fb)
