@@ -67,20 +67,29 @@ def test_prometheus_scrapes_province_slices_with_topology_labels(tmp_path: Path)
         running(run, log=tmp_path / "netmon.log", ready=netmon_ready, timeout=30, env=LAB_ENV),
         running(prom, log=tmp_path / "prometheus.log", ready=lambda: http_ok(f"{base}/-/ready")),
     ):
-        promql = 'ifHCInOctets{device="p12-core1", ifName="lo"}'
-        wait_for(lambda: len(query(base, promql)) == 1, 30, "the series in Prometheus")
-        series = query(base, promql)[0]["metric"]
-        assert isinstance(series, dict)
-        assert series["province"] == "Nonthaburi" and series["province_code"] == "12"
-        assert series["region"] == "central" and series["role"] == "core"
-        assert series["ifIndex"] == "1" and series["link"] == "p12-core1:lo--centre-core1:lo"
-        assert series["instance"] == f"{address}/12" and series["job"] == "netmon"
-        # each slice is its own target, and both are up
-        wait_for(lambda: len(query(base, 'up{job="netmon"} == 1')) == 2, 30, "both slices up")
-        assert len(query(base, 'up{job="netmon_collector"} == 1')) == 1
-        # the counter is usable as a counter
-        wait_for(
-            lambda: len(query(base, 'rate(ifHCInOctets{ifName="lo"}[5s]) >= 0')) == 2,
-            30,
-            "rate() over both devices",
-        )
+        try:
+            promql = 'ifHCInOctets{device="p12-core1", ifName="lo"}'
+            wait_for(lambda: len(query(base, promql)) == 1, 30, "the series in Prometheus")
+            series = query(base, promql)[0]["metric"]
+            assert isinstance(series, dict)
+            assert series["province"] == "Nonthaburi" and series["province_code"] == "12"
+            assert series["region"] == "central" and series["role"] == "core"
+            assert series["ifIndex"] == "1" and series["link"] == "p12-core1:lo--centre-core1:lo"
+            assert series["instance"] == f"{address}/12" and series["job"] == "netmon"
+            # each slice is its own target, and both are up
+            wait_for(lambda: len(query(base, 'up{job="netmon"} == 1')) == 2, 30, "both slices up")
+            wait_for(
+                lambda: len(query(base, 'up{job="netmon_collector"} == 1')) == 1,
+                30,
+                "the collector's own target up",
+            )
+            # the counter is usable as a counter
+            wait_for(
+                lambda: len(query(base, 'rate(ifHCInOctets{ifName="lo"}[5s]) >= 0')) == 2,
+                30,
+                "rate() over both devices",
+            )
+        except (AssertionError, TimeoutError) as exc:
+            targets = fetch(f"{base}/api/v1/targets")
+            log = (tmp_path / "netmon.log").read_text()[-3000:]
+            raise AssertionError(f"{exc}\ntargets: {targets}\nnetmon log: {log}") from exc
