@@ -263,6 +263,8 @@ class Scheduler:
             slot.status_ok = True
             state.last = result
             state.last_success = now
+            if state.last_error_kind is not None:
+                log.info("%s: polled again after %s", name, state.last_error_kind)
             state.last_error = state.last_error_kind = None
             if state.status_time < now - duration:
                 state.status_overlay = {}
@@ -274,8 +276,10 @@ class Scheduler:
             state.errors[kind] += 1
             if kind == "timeout":
                 state.timeouts += 1
+            # Log when the trouble starts or changes, not on every failed poll.
+            level = logging.DEBUG if kind == state.last_error_kind else logging.WARNING
+            log.log(level, "%s: poll failed (%s): %s", name, kind, result.error)
             state.last_error, state.last_error_kind = result.error, kind
-            log.debug("%s: poll failed (%s): %s", name, kind, result.error)
         state.up = slot.full_ok and slot.status_ok
 
     async def _status(self, name: str, generation: int) -> None:
