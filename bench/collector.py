@@ -18,6 +18,8 @@ loopback. In the same run:
   and v3 on the codec transport, vendor tables; 64 at a time).
 - /metrics render time for the whole backbone: the direct text exposition vs client_python's
   generate_latest over the same families.
+- One more full-backbone cycle with 10 % of the devices dead and 5 % slow (+500 ms per
+  answer, injected through the simulator's control endpoint): healthy devices' poll times.
 - RSS of this process after the runs (the collector, its pysnmp engine and the snapshot)
   and of snmp_exporter.
 """
@@ -221,6 +223,51 @@ def netmon_run_rss(
             proc.wait(10)
 
 
+def _control(port: int, body: dict[str, object]) -> None:
+    import json
+
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/action",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
+
+
+async def fault_cycle(control: int, targets: dict[str, Target]) -> dict[str, float]:
+    """One full-backbone cycle with 10 % dead and 5 % slow devices (chosen by name order)."""
+    names = sorted(targets)
+    dead = set(names[::10])
+    slow = set(names[5::20]) - dead
+    for n in dead:
+        _control(control, {"action": "dead", "device": n})
+    for n in slow:
+        _control(control, {"action": "slow", "device": n, "ms": 500})
+    endpoint = SnmpEndpoint()
+    try:
+        sched = Scheduler(SnmpCollector(load_profiles(), fast_factory(endpoint)), concurrency=64)
+        sched.set_targets(targets)
+        wall = await sched.poll_all_once()
+    finally:
+        endpoint.close()
+        _control(control, {"action": "clear"})
+    healthy = [s for n, s in sched.states.items() if n not in dead and n not in slow]
+    return {
+        "dead": len(dead),
+        "slow": len(slow),
+        "wall": wall,
+        "healthy_up": sum(1 for s in healthy if s.up),
+        "healthy": len(healthy),
+        "healthy_max": max(s.last_duration for s in healthy),
+        "healthy_median": statistics.median(s.last_duration for s in healthy),
+        "slow_up": sum(1 for n in slow if sched.states[n].up),
+        "slow_median": statistics.median(sched.states[n].last_duration for n in slow),
+        "dead_timeouts": sum(1 for n in dead if sched.states[n].errors.get("timeout")),
+        "dead_median": statistics.median(sched.states[n].last_duration for n in dead),
+    }
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -295,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         states = list(sched.states.values())
         up = sum(1 for s in states if s.up)
+
+        # faults: 10 % of the devices dead, 5 % slow (+500 ms per answer), one more cycle
+        faults = asyncio.run(fault_cycle(control, targets))
         reload = ReloadStatus(True, time.time(), len(states))
 
         text_times, client_times = [], []
@@ -349,6 +399,15 @@ def main(argv: list[str] | None = None) -> int:
     full_vb = median([float(v) for v in full_vbs])
     print(f"full backbone: {len(states)} devices (v2c + v3, vendor tables), {up} up after "
           f"the cycle; cycle wall {median(full_walls):.1f} s, {full_vb:.0f} varbinds")  # fmt: skip
+    f = faults
+    print(
+        f"with {f['dead']:.0f} devices dead and {f['slow']:.0f} slow (+500 ms): cycle wall "
+        f"{f['wall']:.1f} s; {f['healthy_up']:.0f}/{f['healthy']:.0f} healthy devices up, "
+        f"their poll median {f['healthy_median'] * 1000:.0f} ms, "
+        f"max {f['healthy_max'] * 1000:.0f} ms; slow ones {f['slow_up']:.0f} up, median "
+        f"{f['slow_median']:.2f} s; dead ones {f['dead_timeouts']:.0f} timeouts after "
+        f"{f['dead_median']:.1f} s (timeout x tries)"
+    )
     print(f"/metrics render, whole backbone ({series} series, {len(body) / 1e6:.1f} MB): "
           f"direct text {median(text_times) * 1000:.0f} ms, client_python generate_latest "
           f"{median(client_times) * 1000:.0f} ms")  # fmt: skip
