@@ -21,6 +21,7 @@ class Summary:
     polls_per_second: float  # full polls completed over the last minute, per second
     cycle_seconds: float  # age of the oldest poll result
     in_flight: int
+    pending: int = 0  # devices not polled yet
     slowest: list[tuple[str, float]] = field(default_factory=list)  # (device, last poll s)
     down: list[tuple[str, str]] = field(default_factory=list)  # (device, error kind)
     links_down: list[tuple[str, str]] = field(default_factory=list)  # (device, ifName)
@@ -39,7 +40,11 @@ def summarise(states: Iterable[DeviceState], stats: SchedulerStats, *, slowest: 
     durations: list[tuple[str, float]] = []
     down: list[tuple[str, str]] = []
     links_down: list[tuple[str, str]] = []
+    pending = 0
     for s in states:
+        if not s.polls:
+            pending += 1
+            continue
         region = s.target.label("region") or "?"
         c = counts.setdefault(region, [0, 0])
         c[0 if s.up else 1] += 1
@@ -62,6 +67,7 @@ def summarise(states: Iterable[DeviceState], stats: SchedulerStats, *, slowest: 
         polls_per_second=stats.polls_last_minute / 60.0,
         cycle_seconds=stats.cycle_seconds,
         in_flight=stats.in_flight,
+        pending=pending,
         slowest=durations[:slowest],
         down=sorted(down),
         links_down=sorted(links_down),

@@ -202,9 +202,13 @@ class FamilyBuilder:
         yield from vendor.values()
 
         # --- per-device health ---
+        # A device not polled yet (the first seconds after a start or an addition) has no
+        # health series rather than a misleading up=0.
+        polled = [(s, dl) for s, dl in labelled if s.polls]
+
         def device_family(name: str, typ: str, help_: str, value: object) -> Family:
             fam = Family(name, typ, help_)
-            fam.samples = [(dl.base, value(s)) for s, dl in labelled]  # type: ignore[operator]
+            fam.samples = [(dl.base, value(s)) for s, dl in polled]  # type: ignore[operator]
             return fam
 
         yield device_family(
@@ -313,7 +317,7 @@ class FamilyBuilder:
             yield Family(
                 "netmon_collector_devices",
                 "gauge",
-                "Devices scheduled, by state.",
+                "Devices scheduled, by state (pending: not polled yet).",
                 _count_by_state(states),
             )
         if reload is not None:
@@ -332,7 +336,7 @@ class FamilyBuilder:
 
 
 def _count_by_state(states: list[DeviceState]) -> list[tuple[LabelSet, float | int]]:
-    counts: dict[str, int] = defaultdict(int, {"up": 0, "down": 0})
+    counts: dict[str, int] = defaultdict(int, {"up": 0, "down": 0, "pending": 0})
     for s in states:
-        counts["up" if s.up else "down"] += 1
+        counts["pending" if not s.polls else "up" if s.up else "down"] += 1
     return [(LabelSet((("state", k),)), v) for k, v in sorted(counts.items())]

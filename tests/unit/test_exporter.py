@@ -227,6 +227,16 @@ def test_scrape_config_is_valid_for_promtool(tmp_path: object) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_a_device_not_polled_yet_has_no_health_series() -> None:
+    sched, fb = snapshot({"a": device_data({1: "x"})})
+    sched.set_targets({"a": sched.states["a"].target, "new": target("new")})
+    s = samples(text_of(sched, fb))
+    assert {lab["device"] for lab, _ in s["netmon_device_up"]} == {"a"}
+    assert {lab["device"] for lab, _ in s["netmon_device_info"]} == {"a", "new"}
+    states = {lab["state"]: v for lab, v in s["netmon_collector_devices"]}
+    assert states == {"up": 1, "down": 0, "pending": 1}
+
+
 def test_an_interface_appearing_between_label_refreshes_is_exported() -> None:
     data = device_data({1: "Gi0/1"})
     sched, fb = snapshot({"d1": data})
