@@ -142,7 +142,9 @@ class Scheduler:
                 changed += 1
                 self._cancel(name)
             self._generation += 1
-            self._slots[name] = _Slot(generation=self._generation)
+            # a changed device keeps its health until its next poll says otherwise
+            was_up = state is not None and state.up
+            self._slots[name] = _Slot(generation=self._generation, full_ok=was_up)
             first = now + jitter_fraction(name) * min(target.interval, self._startup_window)
             self._push(first, name, FULL)
             if target.uplinks:

@@ -256,3 +256,28 @@ def test_summary_counts_regions_down_devices_and_links() -> None:
         assert summary.polls_per_second == 3 / 60
 
     asyncio.run(main())
+
+
+def test_a_changed_device_stays_up_until_a_poll_says_otherwise() -> None:
+    async def main() -> None:
+        clock = Clock()
+        col = ScriptedCollector()
+        sched = Scheduler(col, clock=clock, startup_window=0.0)
+        t = target("a", interval=60.0, status_interval=5.0, uplinks=("Gi0/1",))
+        sched.set_targets({"a": t})
+        col.gate("a").set()
+        await sched.poll_all_once()
+        assert sched.states["a"].up
+        col.status["a"] = StatusResult(ok=True, oper_status={"1": 1})
+        sched.set_targets(
+            {"a": target("a", interval=30.0, status_interval=5.0, uplinks=("Gi0/1",))}
+        )
+        col.gate("a").clear()  # its next full poll hangs; a status poll answers meanwhile
+        for _ in range(3):
+            clock.now += 5.0
+            sched.dispatch(clock.now)
+            await settle()
+        assert sched.states["a"].status_polls >= 1
+        assert sched.states["a"].up
+
+    asyncio.run(main())
