@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from collector.model import TOPOLOGY_LABELS
 from netmon.errors import ConfigError
 from netmon.inventory.model import Platform
 
@@ -86,6 +87,17 @@ class VendorMetric(_Strict):
     scale: float = 1.0
     multiply_by: Oid | None = None  # e.g. hrStorageAllocationUnits, same index
     label_columns: dict[LabelName, Oid] = {}
+
+    @model_validator(mode="after")
+    def _own_labels(self) -> VendorMetric:
+        taken = set(TOPOLOGY_LABELS)
+        names = [self.index_label, *self.label_columns]
+        clash = sorted(n for n in names if n in taken)
+        if clash or len(set(names)) != len(names):
+            raise ValueError(
+                f"label names {clash or names} clash with the topology labels or each other"
+            )
+        return self
 
     def columns(self) -> list[str]:
         out = [self.oid]

@@ -192,6 +192,9 @@ def test_profiles_load_strictly_with_file_and_line(tmp_path: Path) -> None:
     bad.write_text(text.replace("cisco_ios: [cisco]", "cisco_ios: [cisko]"))
     with pytest.raises(ConfigError, match="cisko"):
         load_profiles(bad)
+    bad.write_text(text.replace("index_label: pool,", "index_label: device,", 1))
+    with pytest.raises(ConfigError, match="clash"):
+        load_profiles(bad)
     bad.write_text("system: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_profiles(bad)
