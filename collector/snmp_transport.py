@@ -26,8 +26,8 @@ from pysnmp.hlapi.v3arch.asyncio import (
     UsmUserData,
     bulk_cmd,
     get_cmd,
+    usmAesBlumenthalCfb256Protocol,
     usmAesCfb128Protocol,
-    usmAesCfb256Protocol,
     usmHMAC192SHA256AuthProtocol,
     usmHMAC384SHA512AuthProtocol,
     usmHMACSHAAuthProtocol,
@@ -55,7 +55,9 @@ AUTH_PROTOCOLS = {
     "SHA-256": usmHMAC192SHA256AuthProtocol,
     "SHA-512": usmHMAC384SHA512AuthProtocol,
 }
-PRIV_PROTOCOLS = {"AES-128": usmAesCfb128Protocol, "AES-256": usmAesCfb256Protocol}
+# netmon's "AES-256" is net-snmp's: the Blumenthal key extension. pysnmp's usmAesCfb256Protocol
+# is the Reeder ("Cisco", AES-256-C) one, which gives another key with SHA-1 auth.
+PRIV_PROTOCOLS = {"AES-128": usmAesCfb128Protocol, "AES-256": usmAesBlumenthalCfb256Protocol}
 
 RCVBUF_BYTES = 4 * 1024 * 1024
 

@@ -28,6 +28,10 @@ def free_udp_port(host: str = LOOPBACK) -> int:
         return int(s.getsockname()[1])
 
 
+class ProcessExited(RuntimeError):
+    """The process being waited for is gone: waiting longer cannot help."""
+
+
 def wait_for(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -35,6 +39,8 @@ def wait_for(check: Callable[[], bool], timeout: float = 15.0, what: str = "cond
         try:
             if check():
                 return
+        except ProcessExited:
+            raise
         except Exception as exc:  # the thing is still starting
             last = exc
         time.sleep(0.05)
@@ -72,7 +78,7 @@ def running(
 
                 def check() -> bool:
                     if proc.poll() is not None:
-                        raise RuntimeError(
+                        raise ProcessExited(
                             f"{argv[0]} exited with {proc.returncode}:\n{log.read_text()[-2000:]}"
                         )
                     return ready()
