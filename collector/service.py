@@ -25,7 +25,7 @@ from collector.transport import SnmpTransport
 from collector.udp_endpoint import SnmpEndpoint
 from exporters.exposition import render_text
 from exporters.families import FamilyBuilder, ReloadStatus
-from exporters.http import SELF, MetricsServer
+from exporters.http import HEALTH, SELF, MetricsServer
 from netmon.errors import ConfigError, InventoryError
 from netmon.inventory.model import Inventory
 
@@ -160,9 +160,13 @@ class Service:
     def render(self, province: str | None = None) -> bytes:
         if province is None:
             fams = self.families.families(self.states(), self.scheduler.stats(), self.reload_status)
-        elif province == SELF:
+        elif province in (SELF, HEALTH):
             fams = self.families.families(
-                self.states(), self.scheduler.stats(), self.reload_status, per_device=False
+                self.states(),
+                self.scheduler.stats(),
+                self.reload_status,
+                per_device=province == HEALTH,
+                tables=False,
             )
         else:
             fams = self.families.families(self.states(province))

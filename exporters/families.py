@@ -126,80 +126,19 @@ class FamilyBuilder:
         reload: ReloadStatus | None = None,
         *,
         per_device: bool = True,
+        tables: bool = True,
     ) -> Iterator[Family]:
         """Every family; ``per_device=False`` leaves only the collector's own (for
-        ``/collector/metrics``), still counting ``states``."""
+        ``/collector/metrics``), still counting ``states``; ``tables=False`` leaves out the
+        interface, uptime and vendor tables (``/health/metrics``: a light view of who is up)."""
         if not per_device:
             yield from self._own(states, stats, reload)
             return
         labelled = [(s, self._labels(s)) for s in states]
         live = [(s, dl) for s, dl in labelled if s.up and s.last is not None]
 
-        # --- IF-MIB, snmp_exporter names ---
-        for name, typ, help_ in self._if_metrics:
-            fam = Family(name, typ, help_)
-            for s, dl in live:
-                table = s.last.interfaces  # type: ignore[union-attr]
-                if table is None:
-                    continue
-                rows = table.values.get(name, {})
-                per_if = dl.per_if
-                if name == self._status_name and s.status_overlay:
-                    rows = {**rows, **{i: v for i, v in s.status_overlay.items() if i in rows}}
-                fam.blocks.append((per_if, rows))
-            yield fam
-        for name, typ, help_ in self._if_cached:
-            fam = Family(name, typ, help_)
-            for s, dl in live:
-                table = s.last.interfaces  # type: ignore[union-attr]
-                if table is None:
-                    continue
-                fam.blocks.append((dl.per_if, table.cached.get(name, {})))
-            yield fam
-
-        for pos, name, help_ in (
-            (
-                0,
-                "netmon_interface_receive_bits_per_second",
-                "Received bits/s on a link interface "
-                "since the previous poll (wrap- and reboot-safe; absent after a reset).",
-            ),
-            (
-                1,
-                "netmon_interface_transmit_bits_per_second",
-                "Transmitted bits/s on a link "
-                "interface since the previous poll (wrap- and reboot-safe; absent after a reset).",
-            ),
-        ):
-            fam = Family(name, "gauge", help_)
-            for s, dl in live:
-                for index, pair in s.last.rates.items():  # type: ignore[union-attr]
-                    value = pair[pos]
-                    if value is not None and index in dl.per_if:
-                        fam.samples.append((dl.per_if[index], value))
-            yield fam
-
-        fam = Family(
-            "sysUpTime",
-            "gauge",
-            "The time (in hundredths of a second) since the network management portion of "
-            "the system was last re-initialized.",
-        )
-        for s, dl in live:
-            up = s.last.system.get("sysUpTime")  # type: ignore[union-attr]
-            if isinstance(up, int):
-                fam.samples.append((dl.base, up))
-        yield fam
-
-        # --- vendor tables ---
-        vendor: dict[str, Family] = {}
-        for s, dl in live:
-            for vs in s.last.vendor:  # type: ignore[union-attr]
-                f = vendor.get(vs.name)
-                if f is None:
-                    f = vendor[vs.name] = Family(vs.name, "gauge", self._vendor_help[vs.name])
-                f.samples.append((dl.base.plus(vs.labels), vs.value))
-        yield from vendor.values()
+        if tables:
+            yield from self._tables(live)
 
         # --- per-device health ---
         # A device not polled yet (the first seconds after a start or an addition) has no
@@ -279,6 +218,74 @@ class FamilyBuilder:
             info.samples.append((dl.base.plus((*s.target.info, ("sys_name", str(sys_name)))), 1))
         yield info
         yield from self._own(states, stats, reload)
+
+    def _tables(self, live: list[tuple[DeviceState, _DeviceLabels]]) -> Iterator[Family]:
+        """IF-MIB (snmp_exporter names), link rates, sysUpTime and vendor tables."""
+        # --- IF-MIB, snmp_exporter names ---
+        for name, typ, help_ in self._if_metrics:
+            fam = Family(name, typ, help_)
+            for s, dl in live:
+                table = s.last.interfaces  # type: ignore[union-attr]
+                if table is None:
+                    continue
+                rows = table.values.get(name, {})
+                per_if = dl.per_if
+                if name == self._status_name and s.status_overlay:
+                    rows = {**rows, **{i: v for i, v in s.status_overlay.items() if i in rows}}
+                fam.blocks.append((per_if, rows))
+            yield fam
+        for name, typ, help_ in self._if_cached:
+            fam = Family(name, typ, help_)
+            for s, dl in live:
+                table = s.last.interfaces  # type: ignore[union-attr]
+                if table is None:
+                    continue
+                fam.blocks.append((dl.per_if, table.cached.get(name, {})))
+            yield fam
+
+        for pos, name, help_ in (
+            (
+                0,
+                "netmon_interface_receive_bits_per_second",
+                "Received bits/s on a link interface "
+                "since the previous poll (wrap- and reboot-safe; absent after a reset).",
+            ),
+            (
+                1,
+                "netmon_interface_transmit_bits_per_second",
+                "Transmitted bits/s on a link "
+                "interface since the previous poll (wrap- and reboot-safe; absent after a reset).",
+            ),
+        ):
+            fam = Family(name, "gauge", help_)
+            for s, dl in live:
+                for index, pair in s.last.rates.items():  # type: ignore[union-attr]
+                    value = pair[pos]
+                    if value is not None and index in dl.per_if:
+                        fam.samples.append((dl.per_if[index], value))
+            yield fam
+
+        fam = Family(
+            "sysUpTime",
+            "gauge",
+            "The time (in hundredths of a second) since the network management portion of "
+            "the system was last re-initialized.",
+        )
+        for s, dl in live:
+            up = s.last.system.get("sysUpTime")  # type: ignore[union-attr]
+            if isinstance(up, int):
+                fam.samples.append((dl.base, up))
+        yield fam
+
+        # --- vendor tables ---
+        vendor: dict[str, Family] = {}
+        for s, dl in live:
+            for vs in s.last.vendor:  # type: ignore[union-attr]
+                f = vendor.get(vs.name)
+                if f is None:
+                    f = vendor[vs.name] = Family(vs.name, "gauge", self._vendor_help[vs.name])
+                f.samples.append((dl.base.plus(vs.labels), vs.value))
+        yield from vendor.values()
 
     def _own(
         self,

@@ -7,6 +7,8 @@ device states only between awaits). Routes:
 - ``/metrics?province=NN``       one province's devices (so Prometheus can scrape in parallel)
 - ``/province/NN/metrics``       the same, as a path
 - ``/collector/metrics``         the collector's own metrics only (province ``SELF``)
+- ``/health/metrics``            per-device health and the collector's own, no interface
+                                  tables (province ``HEALTH``): a light view of who is up
 - ``/healthz``                   200 "ok"
 """
 
@@ -28,6 +30,7 @@ _PROVINCE_PATH = re.compile(r"^/province/(\d{2})/metrics/?$")
 _PROVINCE_CODE = re.compile(r"^\d{2}$")
 MAX_REQUEST = 16 * 1024
 SELF = "self"
+HEALTH = "health"
 
 
 def route(target: str) -> tuple[int, str | None]:
@@ -37,6 +40,8 @@ def route(target: str) -> tuple[int, str | None]:
         return 200, None
     if parts.path in ("/collector/metrics", "/collector/metrics/"):
         return 0, SELF
+    if parts.path in ("/health/metrics", "/health/metrics/"):
+        return 0, HEALTH
     if parts.path in ("/metrics", "/metrics/"):
         province = parse_qs(parts.query).get("province", [None])[0]
         if province is not None and not _PROVINCE_CODE.match(province):

@@ -14,15 +14,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-# The simulated backbone's secrets. The shipped inventory refers to them as env:NAME; the demo
-# sets them only when unset. They protect nothing: every simulated device is on loopback.
-SIMULATION_SECRETS = {
-    "NETMON_SIM_COMMUNITY": "netmon-sim",
-    "NETMON_SIM_V3_AUTH": "netmon-sim-auth",
-    "NETMON_SIM_V3_PRIV": "netmon-sim-priv",
-    "NETMON_SIM_SSH_PASSWORD": "netmon-sim-ssh",
-}
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -84,6 +75,7 @@ def _fetch(url: str) -> str | None:
 def _demo(args: argparse.Namespace) -> int:
     from netmon.inventory.loader import default_inventory_path
     from netmon.live_view import render, summarise
+    from netmon.simulator.secrets import SIMULATION_SECRETS
 
     host, _, _port = args.listen.rpartition(":")
     if not host.startswith("127.") and host not in ("localhost", "::1"):
@@ -96,10 +88,12 @@ def _demo(args: argparse.Namespace) -> int:
         env.setdefault(name, value)
     netmon = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
     simulate = [*netmon, "simulate", "--inventory", inventory, "--port", str(snmp_port)]
-    simulate += ["--control-port", str(_free_tcp_port())]
+    control_port = _free_tcp_port()
+    simulate += ["--control-port", str(control_port)]
     run = [*netmon, "run", "--inventory", inventory, "--listen", args.listen]
     run += ["--port-override", str(snmp_port)]
-    url = f"http://{args.listen}/metrics"
+    # The health view: per-device up/duration/varbinds without the 34 MB of interface tables.
+    url = f"http://{args.listen}/health/metrics"
     tty = sys.stdout.isatty()
     started = time.monotonic()
     with _child(simulate, env) as sim, _child(run, env) as col:
@@ -120,6 +114,10 @@ def _demo(args: argparse.Namespace) -> int:
                         f"metrics {url}  up {at - started:.0f} s  (Ctrl-C stops)"
                     )
                     screen = render(now, before, at - before_at, title)
+                    screen += (
+                        "\n\ninject a failure from another terminal, e.g. "
+                        f"netmon control --control-port {control_port} province-outage 50"
+                    )
                     print(("\x1b[H\x1b[2J" if tty else "\n") + screen, flush=True)
                     before, before_at = now, at
                 time.sleep(args.refresh)

@@ -29,13 +29,10 @@ from netmon.inventory.model import (
     SnmpV2c,
     SnmpV3,
 )
+from netmon.simulator.secrets import SIMULATION_SECRETS
 
 # The test bed's secrets (env references in the profiles). They protect loopback only.
-SECRETS = {
-    "NETMON_SIM_COMMUNITY": "netmon-sim",
-    "NETMON_SIM_V3_AUTH": "netmon-sim-auth",
-    "NETMON_SIM_V3_PRIV": "netmon-sim-priv",
-}
+SECRETS = SIMULATION_SECRETS
 V3_USER = "netmon"
 
 

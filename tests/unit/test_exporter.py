@@ -21,7 +21,7 @@ from collector.snmp_collector import SnmpCollector
 from collector.transport import FakeTransport, SnmpTimeout, Value
 from exporters.exposition import FamiliesCollector, render_text
 from exporters.families import FamilyBuilder, ReloadStatus
-from exporters.http import SELF, route
+from exporters.http import HEALTH, SELF, route
 from exporters.scrape_config import scrape_config
 
 PROFILES = load_profiles()
@@ -163,11 +163,26 @@ def test_province_slice_has_only_that_province() -> None:
     assert "netmon_collector_polls_total" not in s
 
 
+def test_health_view_has_device_health_but_no_tables() -> None:
+    sched, fb = snapshot({"alive": device_data({1: "Gi0/1"}), "dead": None})
+    reload = ReloadStatus(True, 1.0, 2)
+    text = render_text(
+        fb.families(list(sched.states.values()), sched.stats(), reload, tables=False)
+    )
+    s = samples(text.decode())
+    assert {lab["device"]: v for lab, v in s["netmon_device_up"]} == {"alive": 1, "dead": 0}
+    assert s["netmon_collector_polls_total"][0][1] == 2
+    full = samples(text_of(sched, fb))
+    assert "ifHCInOctets" in full and "sysUpTime" in full
+    assert not {"ifHCInOctets", "ifOperStatus", "sysUpTime"} & set(s)
+
+
 def test_routes() -> None:
     assert route("/metrics") == (0, None)
     assert route("/metrics?province=12") == (0, "12")
     assert route("/province/12/metrics") == (0, "12")
     assert route("/collector/metrics") == (0, SELF)
+    assert route("/health/metrics") == (0, HEALTH)
     assert route("/metrics?province=../x") == (400, None)
     assert route("/nope") == (404, None)
 
