@@ -40,6 +40,10 @@ _ACTIONS: dict[str, tuple[str, list[tuple[str, type, str]]]] = {
     ),
     "garbage": ("the device answers with malformed bytes", [("device", str, "")]),
     "walk-loop": ("GETNEXT/GETBULK answers repeat OIDs", [("device", str, "")]),
+    "no-view": (
+        "the device's SNMP view excludes everything: noSuchObject, walks end at once",
+        [("device", str, "")],
+    ),
     "clear": ("heal everything injected (or on one device)", []),
 }
 
@@ -60,7 +64,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         if name == "flap":
             a.add_argument("--times", type=int, default=3)
             a.add_argument("--interval", type=float, default=2.0, help="seconds down, then up")
-        if name in ("dead", "site-outage", "province-outage", "garbage", "walk-loop"):
+        if name in ("dead", "site-outage", "province-outage", "garbage", "walk-loop", "no-view"):
             a.add_argument("--heal", action="store_true", help="undo this injection")
         if name == "clear":
             a.add_argument("device", nargs="?", default=None, help="only this device")

@@ -36,6 +36,7 @@ def answer(
     budget: int,
     now: float,
     walk_loop: bool = False,
+    no_view: bool = False,
 ) -> Answer | None:
     """The Response's error fields and varbinds; ``budget`` is how many bytes of varbinds fit.
 
@@ -43,6 +44,8 @@ def answer(
     ``BerError`` for an undecodable OID in the request.
     """
     tag = pdu.tag
+    if no_view and tag in (ber.GET, ber.GETNEXT, ber.GETBULK):
+        return _no_view(pdu, version)
     cum = traffic.cumulative(now)
     if tag == ber.GETBULK:
         if version == V1:
@@ -57,6 +60,15 @@ def answer(
         status = NO_SUCH_NAME if version == V1 else NOT_WRITABLE
         return status, 1 if pdu.oids else 0, _echo(pdu)
     return None
+
+
+def _no_view(pdu: Pdu, version: int) -> Answer | None:
+    """A device whose access view excludes everything (a misconfigured router): a GET finds
+    noSuchObject, a walk ends at once (endOfMibView); v1 can only say noSuchName."""
+    if version == V1:
+        return (NO_SUCH_NAME, 1, _echo(pdu)) if pdu.oids else (0, 0, b"")
+    exception = bytes((ber.NO_SUCH_OBJECT if pdu.tag == ber.GET else ber.END_OF_MIB_VIEW, 0))
+    return 0, 0, b"".join(varbind(ber.tlv(ber.OBJECT_IDENTIFIER, b), exception) for b in pdu.oids)
 
 
 def _too_big(pdu: Pdu, version: int) -> Answer:

@@ -87,6 +87,7 @@ class Faults:
     loss: float = 0.0
     garbage: bool = False
     walk_loop: bool = False
+    no_view: bool = False  # the access view excludes everything
 
     def active(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -100,6 +101,8 @@ class Faults:
             out["garbage"] = True
         if self.walk_loop:
             out["walk_loop"] = True
+        if self.no_view:
+            out["no_view"] = True
         return out
 
 
@@ -196,8 +199,9 @@ class Backbone:
             return None
         pdu = req.pdu
         budget = MAX_V2C_MESSAGE - len(node.prefixes[req.version]) - len(pdu.request_id_tlv) - 20
+        f = node.faults
         ans = agent.answer(
-            node.dev.mib, pdu, req.version, budget, self.clock(), node.faults.walk_loop
+            node.dev.mib, pdu, req.version, budget, self.clock(), f.walk_loop, f.no_view
         )
         if ans is None:
             raise MessageError(f"not a request PDU 0x{pdu.tag:02x}", 0)
@@ -221,7 +225,8 @@ class Backbone:
         if overhead is None:
             overhead = node.v3_overhead[key] = node.v3.overhead(got) + 8  # msgID may grow
         budget = min(int(got.max_size), 65507) - overhead - len(pdu.request_id_tlv) - 20
-        ans = agent.answer(node.dev.mib, pdu, V2C, budget, self.clock(), node.faults.walk_loop)
+        f = node.faults
+        ans = agent.answer(node.dev.mib, pdu, V2C, budget, self.clock(), f.walk_loop, f.no_view)
         if ans is None:
             raise MessageError(f"not a request PDU 0x{pdu.tag:02x}", 0)
         status, index, varbinds = ans
@@ -403,8 +408,10 @@ class Backbone:
             faults.garbage = on
         elif mode == "walk_loop":
             faults.walk_loop = on
+        elif mode == "no_view":
+            faults.no_view = on
         else:
-            raise SimulatorError(f"unknown misbehaviour {mode!r} (garbage, walk_loop)")
+            raise SimulatorError(f"unknown misbehaviour {mode!r} (garbage, walk_loop, no_view)")
         return {"device": device, mode: on}
 
     def clear(self, device: str | None = None) -> dict[str, Any]:
@@ -418,7 +425,7 @@ class Backbone:
                 self._kill(node, reason, False)
             node.faults.extra_latency = 0.0
             node.faults.loss = 0.0
-            node.faults.garbage = node.faults.walk_loop = False
+            node.faults.garbage = node.faults.walk_loop = node.faults.no_view = False
             for itf in node.dev.interfaces:
                 for reason in ("link", "flap"):
                     if reason in itf.down_reasons:
@@ -485,7 +492,7 @@ class Backbone:
             return self.slow(s("device"), num("ms"))
         if action == "loss":
             return self.loss(s("device"), num("pct"))
-        if action in ("garbage", "walk_loop"):
+        if action in ("garbage", "walk_loop", "no_view"):
             return self.misbehave(s("device"), action, up)
         if action == "clear":
             dev = p.get("device")

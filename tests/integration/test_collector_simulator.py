@@ -1,6 +1,7 @@
 """`netmon run` against `netmon simulate` with failures injected by `netmon control`: a link
 down shows within the fast status interval, dead/slow devices do not hold back the others,
-garbage and walk loops are reported per device and never stall the collector."""
+garbage, walk loops and an empty SNMP view (noSuchObject) are reported per device and never
+stall the collector."""
 
 from __future__ import annotations
 
@@ -144,7 +145,7 @@ def test_dead_and_slow_devices_do_not_hold_back_the_others(bed: Bed) -> None:
         bed.control_cli("clear")
 
 
-@pytest.mark.parametrize("fault", ["garbage", "walk-loop"])
+@pytest.mark.parametrize("fault", ["garbage", "walk-loop", "no-view"])
 def test_bad_answers_are_reported_per_device(bed: Bed, fault: str) -> None:
     victim = "cmi-dist-02"
     wait_for(lambda: bed.value("netmon_device_up", device=victim) == 1, 20, "victim up")
@@ -174,7 +175,11 @@ def test_bad_answers_are_reported_per_device(bed: Bed, fault: str) -> None:
             for n, lab, _ in _samples(text)
             if n == "netmon_poll_errors_total" and lab.get("device") == victim
         }
-        expected = {"garbage": {"garbage", "timeout"}, "walk-loop": {"walk_loop"}}[fault]
+        expected = {
+            "garbage": {"garbage", "timeout"},
+            "walk-loop": {"walk_loop"},
+            "no-view": {"no_such_object"},
+        }[fault]
         assert kinds & expected, kinds
         assert value_of(text, "netmon_device_up", device=victim) == 0
         healthy = bed.polls("bkk-core-01")

@@ -348,6 +348,23 @@ def test_garbage_and_walk_loop(sim: Sim) -> None:
     assert r.varbinds[0][0] == SYS_NAME
 
 
+def test_no_view(sim: Sim) -> None:
+    sim.bb.control("no_view", {"device": "cmi-dist-01"})
+    assert sim.bb.status()["injected"]["cmi-dist-01"] == {"no_view": True}
+    r = sim.get(SYS_NAME, (1, 3, 6, 1, 2, 1, 1, 3, 0))
+    assert [t for _, t, _ in r.varbinds] == [ber.NO_SUCH_OBJECT] * 2 and r.error_status == 0
+    r = sim.ask(msg.encode_getbulk(COMMUNITY, 1, [IF_ENTRY, IFX_ENTRY], 10))
+    assert [(o, t) for o, t, _ in r.varbinds] == [
+        (IF_ENTRY, ber.END_OF_MIB_VIEW),
+        (IFX_ENTRY, ber.END_OF_MIB_VIEW),
+    ]
+    r = sim.get(SYS_NAME, version=msg.V1)
+    assert (r.error_status, r.error_index) == (msg.NO_SUCH_NAME, 1)
+    assert sim.value(SYS_NAME, name="bkk-core-01") == b"bkk-core-01"  # only the one device
+    sim.bb.control("no_view", {"device": "cmi-dist-01", "heal": True})
+    assert sim.value(SYS_NAME) == b"cmi-dist-01"
+
+
 def test_set_is_refused(sim: Sim) -> None:
     data = msg.encode_message(1, COMMUNITY, ber.SET, 1, 0, 0, msg.null_varbinds([SYS_NAME]))
     r = sim.ask(data)
