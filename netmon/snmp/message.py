@@ -112,15 +112,21 @@ def decode_pdu(buf: bytes, pos: int = 0, end: int | None = None) -> Pdu:
     return Pdu(tag, request_id, bytes(rid_tlv), error_status, error_index, tuple(oids))
 
 
+def _community_header(buf: bytes) -> tuple[int, int, int, int]:
+    """The v1/v2c envelope: (version, community start, community end = PDU start, end)."""
+    end = len(buf)
+    ms, me = expect(buf, 0, end, ber.SEQUENCE)
+    version, _, p = _int(buf, ms, me)
+    if version not in (V1, V2C):
+        raise MessageError(f"unsupported SNMP version {version}", ms)
+    cs, ce = expect(buf, p, me, ber.OCTET_STRING)
+    return version, cs, ce, me
+
+
 def decode_request(buf: bytes) -> Request:
     """Decode a v1/v2c request message; raises MessageError on anything malformed."""
     try:
-        end = len(buf)
-        ms, me = expect(buf, 0, end, ber.SEQUENCE)
-        version, _, p = _int(buf, ms, me)
-        if version not in (V1, V2C):
-            raise MessageError(f"unsupported SNMP version {version}", ms)
-        cs, ce = expect(buf, p, me, ber.OCTET_STRING)
+        version, cs, ce, me = _community_header(buf)
         pdu = decode_pdu(buf, ce, me)
     except MessageError:
         raise
@@ -296,12 +302,7 @@ def decode_pdu_full(buf: bytes, pos: int = 0, end: int | None = None) -> Respons
 def decode_response(buf: bytes) -> Response:
     """Decode a v1/v2c message (Response, Trap or any PDU) with its values as triples."""
     try:
-        end = len(buf)
-        ms, me = expect(buf, 0, end, ber.SEQUENCE)
-        version, _, p = _int(buf, ms, me)
-        if version not in (V1, V2C):
-            raise MessageError(f"unsupported SNMP version {version}", ms)
-        cs, ce = expect(buf, p, me, ber.OCTET_STRING)
+        version, cs, ce, me = _community_header(buf)
         r = decode_pdu_full(buf, ce, me)
     except MessageError:
         raise

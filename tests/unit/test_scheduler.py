@@ -224,40 +224,6 @@ def test_status_poll_overlays_oper_status_and_failure_marks_down() -> None:
     asyncio.run(main())
 
 
-def test_summary_counts_regions_down_devices_and_links() -> None:
-    from collector.model import InterfaceTable
-    from collector.summary import summarise
-
-    async def main() -> None:
-        col = ScriptedCollector()
-        sched = Scheduler(col, startup_window=0.0)
-        sched.set_targets(
-            {"a": target("a", uplinks=("Gi0/1",)), "b": target("b"), "c": target("c")}
-        )
-        col.fail["c"] = SnmpWalkLoop("loop")
-        for n in ("a", "b", "c"):
-            col.gate(n).set()
-        await sched.poll_all_once()
-        state = sched.states["a"]
-        assert state.last is not None
-        state.last.interfaces = InterfaceTable(
-            indexes=["1"],
-            labels={"1": {"ifName": "Gi0/1"}},
-            values={"ifOperStatus": {"1": 1}},
-            cached={},
-        )
-        state.status_overlay = {"1": 2}  # the fast status poll saw the uplink go down
-        summary = summarise(sched.states.values(), sched.stats())
-        assert summary.regions == {"central": type(summary.regions["central"])(up=2, down=1)}
-        assert (summary.devices_up, summary.devices_down) == (2, 1)
-        assert summary.down == [("c", "walk_loop")]
-        assert summary.links_down == [("a", "Gi0/1")]
-        assert len(summary.slowest) == 3
-        assert summary.polls_per_second == 3 / 60
-
-    asyncio.run(main())
-
-
 def test_a_changed_device_stays_up_until_a_poll_says_otherwise() -> None:
     async def main() -> None:
         clock = Clock()
