@@ -18,7 +18,8 @@ import pytest
 from support.collector_lab import fetch, value_of
 from support.procs import free_tcp_port, free_udp_port, http_ok, running, wait_for
 
-from netmon.simulator.testbed import SECRETS, small_inventory, write_inventory
+from netmon.inventory.model import Inventory, SnmpV3
+from netmon.simulator.testbed import SECRETS, V3_USER, small_inventory, write_inventory
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +32,8 @@ class Bed:
     control: int
     metrics: str
     link: tuple[str, str]  # (device, interface) of a link of SLOW_POLLED
+    port: int
+    inventory: Inventory
 
     def control_cli(self, *args: str) -> None:
         out = subprocess.run(
@@ -80,7 +83,7 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
     sim += ["--control-port", str(control)]
     run = [*NETMON, "run", "--inventory", str(inv_dir), "--port-override", str(port)]
     run += ["--listen", f"127.0.0.1:{metrics_port}"]
-    bed = Bed(control, f"http://127.0.0.1:{metrics_port}/metrics", link)
+    bed = Bed(control, f"http://127.0.0.1:{metrics_port}/metrics", link, port, inv)
 
     def all_up() -> bool:
         text = bed.text()
@@ -96,6 +99,83 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bed]:
         running(run, log=tmp / "netmon.log", env=SECRETS, ready=all_up, timeout=30),
     ):
         yield bed
+
+
+IF_COUNTERS = {
+    "ifHCInOctets": "1.3.6.1.2.1.31.1.1.1.6",
+    "ifHCOutOctets": "1.3.6.1.2.1.31.1.1.1.10",
+    "ifHCInUcastPkts": "1.3.6.1.2.1.31.1.1.1.7",
+    "ifInErrors": "1.3.6.1.2.1.2.2.1.14",
+    "ifOutDiscards": "1.3.6.1.2.1.2.2.1.19",
+}
+IF_GAUGES = {
+    "ifOperStatus": "1.3.6.1.2.1.2.2.1.8",
+    "ifAdminStatus": "1.3.6.1.2.1.2.2.1.7",
+    "ifHighSpeed": "1.3.6.1.2.1.31.1.1.1.15",
+}
+SYS_UPTIME, SYS_NAME = "1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.5.0"
+
+
+def snmpget(bed: Bed, device: str, oids: list[str]) -> list[str]:
+    """Values as net-snmp's snmpget prints them (-Oqvt: bare numbers, unquoted text)."""
+    dev = bed.inventory.device(device)
+    assert dev is not None
+    snmp = bed.inventory.profile_of(dev).snmp
+    if isinstance(snmp, SnmpV3):
+        auth = ["-v3", "-l", "authPriv", "-u", V3_USER, "-a", "SHA-256", "-x", "AES"]
+        auth += ["-A", SECRETS["NETMON_SIM_V3_AUTH"], "-X", SECRETS["NETMON_SIM_V3_PRIV"]]
+    else:
+        auth = ["-v2c", "-c", SECRETS["NETMON_SIM_COMMUNITY"]]
+    target = f"{dev.address}:{bed.port}"
+    out = subprocess.run(
+        ["snmpget", *auth, "-On", "-Oqvt", "-t", "2", "-r", "2", target, *oids],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return [line.strip().strip('"') for line in out.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("device", ["bkk-core-01", "cmi-5001-edge-01"])  # v2c; v3 authPriv
+def test_metrics_equal_what_snmpget_reads(bed: Bed, device: str) -> None:
+    from support.collector_lab import parse_metrics
+
+    rows = {
+        lab["ifIndex"]: lab
+        for n, lab, _ in parse_metrics(bed.text())
+        if n == "ifHCInOctets" and lab.get("device") == device
+    }
+    assert rows, "no interfaces exported"
+    counter_oids = [f"{o}.{i}" for o in IF_COUNTERS.values() for i in rows] + [SYS_UPTIME]
+    before = [int(v) for v in snmpget(bed, device, counter_oids)]
+    polls = bed.polls(device)
+    # Two polls later, one poll surely started after `before` was read.
+    wait_for(lambda: bed.polls(device) >= polls + 2, 20, "two more polls")
+    text = bed.text()
+    after = [int(v) for v in snmpget(bed, device, counter_oids)]
+    k = 0
+    for name in IF_COUNTERS:
+        for index in rows:
+            got = value_of(text, name, device=device, ifIndex=index)
+            assert got is not None and before[k] <= got <= after[k], (name, index)
+            k += 1
+    uptime = value_of(text, "sysUpTime", device=device)
+    assert uptime is not None and before[-1] <= uptime <= after[-1]
+    assert before[0] < after[0] or before[1] < after[1]  # traffic flows: the check has teeth
+
+    label_oids = [f"1.3.6.1.2.1.31.1.1.1.{c}.{i}" for i in rows for c in (1, 18)]  # name, alias
+    gauge_oids = [f"{o}.{i}" for o in IF_GAUGES.values() for i in rows]
+    read = snmpget(bed, device, [*label_oids, *gauge_oids, SYS_NAME])
+    for j, index in enumerate(rows):
+        assert (rows[index]["ifName"], rows[index]["ifAlias"]) == (read[2 * j], read[2 * j + 1])
+    k = len(label_oids)
+    for name in IF_GAUGES:
+        for index in rows:
+            assert value_of(text, name, device=device, ifIndex=index) == int(read[k]), name
+            k += 1
+    info = [lab for n, lab, _ in parse_metrics(text) if n == "netmon_device_info"]
+    assert {lab["sys_name"] for lab in info if lab["device"] == device} == {read[-1]}
 
 
 def test_link_down_shows_within_the_status_interval(bed: Bed) -> None:
