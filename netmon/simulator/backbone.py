@@ -62,6 +62,7 @@ class V3Agent(Protocol):
     def respond(self, request: Any, pdu: bytes) -> bytes: ...
     def overhead(self, request: Any) -> int: ...
     def reboot(self) -> None: ...
+    def notify(self, pdu: bytes, user: bytes) -> bytes: ...
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Node:
             V2C: message_prefix(V2C, community or b""),
         }
         self.v3 = v3
+        self.v3_user: bytes | None = None  # who the device's v3 traps are from
         self.v3_overhead: dict[tuple[object, ...], int] = {}
         self.faults = Faults()
         self.counters = Counters()
@@ -261,8 +263,13 @@ class Backbone:
                 (8, 1 if itf.oper_up else 2),
             ):
                 vbs.append(varbind(ber.encode_oid((*IF_ENTRY, col, itf.index)), enc_int(value)))
-        community = node.community or self.trap_community
-        msg = encode_message(V2C, community, ber.TRAPV2, self._trap_id, 0, 0, b"".join(vbs))
+        if node.v3 is not None and node.v3_user is not None:
+            # An SNMPv3 device sends its traps authPriv, as its own authoritative engine.
+            pdu = encode_pdu(ber.TRAPV2, ber.encode_int(self._trap_id), 0, 0, b"".join(vbs))
+            msg = node.v3.notify(pdu, node.v3_user)
+        else:
+            community = node.community or self.trap_community
+            msg = encode_message(V2C, community, ber.TRAPV2, self._trap_id, 0, 0, b"".join(vbs))
         self._trap_id = self._trap_id % 0x7FFFFFFF + 1
         node.counters.traps += 1
         self.totals.traps += 1
@@ -586,6 +593,7 @@ def build(
                 if v3_factory is None:
                     raise SimulatorError(f"device {device.name}: SNMPv3 is not available")
                 node = Node(dev, None, v3_factory(device.name, profile.snmp, resolve))
+                node.v3_user = profile.snmp.username.encode()
         except SimulatorError:
             raise
         except Exception as exc:

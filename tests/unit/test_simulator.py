@@ -250,6 +250,37 @@ def test_link_down_both_ends_counters_stop_and_traps(sim: Sim) -> None:
     assert [t.varbinds[1][2][-1] for _, t in sim.traps()[2:]] == [4, 4]  # linkUp twice
 
 
+def test_v3_device_sends_authenticated_encrypted_traps(sim: Sim) -> None:
+    import hmac
+
+    from netmon.simulator.testbed import V3_USER
+    from netmon.snmp.usm import UsmUser, parse_header, parse_scoped_pdu
+
+    sim.bb.control("reboot", {"device": "cmi-5001-edge-01"})
+    ((name, wire),) = sim.sent
+    assert name == "cmi-5001-edge-01"
+    head = parse_header(wire)
+    assert (head.engine_id, head.user) == (engine_id(name), V3_USER.encode())
+    user = UsmUser(
+        name=V3_USER.encode(),
+        auth="SHA-256",
+        auth_password=SECRETS["NETMON_SIM_V3_AUTH"].encode(),
+        priv="AES-128",
+        priv_password=SECRETS["NETMON_SIM_V3_PRIV"].encode(),
+    )
+    keys = user.localize(head.engine_id)
+    zeroed = bytearray(wire)
+    zeroed[head.auth_start : head.auth_stop] = bytes(head.auth_stop - head.auth_start)
+    assert hmac.compare_digest(keys.mac(zeroed), wire[head.auth_start : head.auth_stop])
+    iv = head.boots.to_bytes(4, "big") + head.time.to_bytes(4, "big") + head.priv_params
+    plain = keys.decrypt(iv, memoryview(wire)[head.data_start : head.data_stop])
+    _, _, pdu = parse_scoped_pdu(plain, 0, len(plain))
+    trap = msg.decode_pdu_full(pdu)
+    assert trap.tag == ber.TRAPV2
+    assert trap.varbinds[1][2] == (1, 3, 6, 1, 6, 3, 1, 1, 5, 1)  # coldStart
+    assert ber.encode_oid_body((1, 3, 6, 1, 6, 3, 1, 1, 5, 1)) not in wire  # encrypted
+
+
 def test_dead_device_and_heal(sim: Sim) -> None:
     sim.bb.control("dead", {"device": "cmi-dist-01"})
     assert sim.raw(msg.encode_get(COMMUNITY, 1, [SYS_NAME])) is None
