@@ -68,8 +68,8 @@ def _mib() -> dict[OID, bytes]:
         (*SYS, 3, 0): ber.encode_unsigned(4_000_000_000, ber.TIMETICKS),
         (*SYS, 5, 0): ber.encode_octets(b"bkk-core-01"),
         (1, 3, 6, 1, 2, 1, 2, 1, 0): ber.encode_int(3),
-        (1, 3, 6, 1, 2, 1, 4, 20, 1, 1, 10, 0, 0, 1): ber.encode_octets(
-            bytes((10, 0, 0, 1)), ber.IPADDRESS
+        (1, 3, 6, 1, 2, 1, 4, 20, 1, 1, 127, 9, 0, 1): ber.encode_octets(
+            bytes((127, 9, 0, 1)), ber.IPADDRESS
         ),
         (1, 3, 6, 1, 4, 1, 9, 9, 1, 0): ber.encode_int(-42),
         (1, 3, 6, 1, 4, 1, 9, 9, 2, 0): ber.encode_octets(b"\x9f\x78\x04\x3f\x80\x00\x00", 0x44),
@@ -247,7 +247,7 @@ def test_values_equal_the_pysnmp_transport(lab: Callable[..., Any]) -> None:
             try:
                 profile = CredentialProfile(name="fake", snmp=V2C, snmp_timing=TIMING)
                 slow = PysnmpTransport(engine, "127.0.0.1", agent.port, auth_data(profile), TIMING)
-                oids = [*ALL_GET, dotted((*SYS, 4, 0)), "1.3.6.1.2.1.4.20.1.1.10.0.0.1"]
+                oids = [*ALL_GET, dotted((*SYS, 4, 0)), "1.3.6.1.2.1.4.20.1.1.127.9.0.1"]
                 got = await fast.get(oids)
                 assert got == await slow.get(oids)
                 walked = await fast.walk([*COLUMNS, "1.3.6.1.2.1.99"])
@@ -257,7 +257,7 @@ def test_values_equal_the_pysnmp_transport(lab: Callable[..., Any]) -> None:
         values = dict(got)
         assert values[dotted((*SYS, 2, 0))] == "1.3.6.1.4.1.2636.1.1.1.2.29"
         assert values[dotted((*SYS, 4, 0))] is Missing.no_such_instance
-        assert values["1.3.6.1.2.1.4.20.1.1.10.0.0.1"] == "10.0.0.1"
+        assert values["1.3.6.1.2.1.4.20.1.1.127.9.0.1"] == "127.9.0.1"
         assert values["1.3.6.1.4.1.9.9.1.0"] == -42
         assert walked[dotted((*IFX, 6))]["1000001"] == 2**64 - 3
         assert walked[dotted((*IF, 6))]["2"] == bytes((0, 0x1B, 0xFF, 0x80, 1, 0xC3)).decode(

@@ -432,7 +432,7 @@ def test_engine_id_format() -> None:
 def test_non_loopback_device_is_refused() -> None:
     inv = small_inventory()
     site = inv.sites[0].site
-    dev = site.devices[0].model_copy(update={"address": "10.0.0.1"})
+    dev = site.devices[0].model_copy(update={"address": "10.0.0.1"})  # refused, never contacted
     bad_site = site.model_copy(update={"devices": (dev,)})
     bad = inv.model_copy(
         update={"sites": (inv.sites[0].model_copy(update={"site": bad_site}), *inv.sites[1:])}
