@@ -382,14 +382,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     print(f"| CPU-s per 10k varbinds | {fa:.3f} | {nm:.3f} | {ex:.3f} |")
     print(f"| ratio to snmp_exporter | {fa / ex:.2f}x | {nm / ex:.1f}x | 1x |")
-    vb = [median([float(v) for v in x]) for x in (fa_vbs, nm_vbs, ex_vbs)]
-    print(f"| varbinds per cycle ({len(v2c)} v2c devices) | {vb[0]:.0f} | {vb[1]:.0f} | "
-          f"{vb[2]:.0f} |")  # fmt: skip
-    cpu = [
+    vbs = [median([float(v) for v in x]) for x in (fa_vbs, nm_vbs, ex_vbs)]
+    print(f"| varbinds per cycle ({len(v2c)} v2c devices) | {vbs[0]:.0f} | {vbs[1]:.0f} | "
+          f"{vbs[2]:.0f} |")  # fmt: skip
+    cycle_cpu = [
         median(a) * b / 10_000
-        for a, b in ((fa_per10k, vb[0]), (nm_per10k, vb[1]), (ex_per10k, vb[2]))
+        for a, b in ((fa_per10k, vbs[0]), (nm_per10k, vbs[1]), (ex_per10k, vbs[2]))
     ]
-    print(f"| CPU-s per cycle | {cpu[0]:.2f} | {cpu[1]:.2f} | {cpu[2]:.2f} |")
+    print(f"| CPU-s per cycle | {cycle_cpu[0]:.2f} | {cycle_cpu[1]:.2f} | {cycle_cpu[2]:.2f} |")
     print(f"| cycle wall, {len(v2c)} v2c devices | {median(fa_walls):.1f} s | "
           f"{median(nm_walls):.1f} s | {median(ex_walls):.1f} s |")  # fmt: skip
     print(f"| RSS | {nm_rss:.0f} MiB (whole bench process) | | {ex_rss:.0f} MiB |")

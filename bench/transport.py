@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         child(args.child, args.group, args.inventory, args.port, args.concurrency, args.rounds)
         return
 
-    from netmon.commands.demo import SIMULATION_SECRETS
+    from netmon.simulator.secrets import SIMULATION_SECRETS
 
     env = {**os.environ}
     for k, v in SIMULATION_SECRETS.items():
