@@ -96,6 +96,14 @@ def _demo(args: argparse.Namespace) -> int:
     url = f"http://{args.listen}/health/metrics"
     tty = sys.stdout.isatty()
     started = time.monotonic()
+
+    def stop(signum: int, frame: object) -> None:
+        # A terminal closing (SIGHUP) or a service manager (SIGTERM) must not orphan the
+        # simulator and the collector: leave through the same cleanup as Ctrl-C.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     with _child(simulate, env) as sim, _child(run, env) as col:
         before = None
         before_at = 0.0

@@ -56,5 +56,12 @@ def test_demo_shows_every_device_up_then_a_province_outage(tmp_path: Path) -> No
     finally:
         demo.terminate()
         demo.wait(15)
+    # SIGTERM stopped the demo's simulator and collector too: none of them is left behind.
+    left = subprocess.run(
+        ["pgrep", "-f", str(tmp_path / "inventory")], capture_output=True, text=True
+    ).stdout.split()
+    for pid in left:  # do not leave them running when the assertion fails
+        subprocess.run(["kill", pid], check=False)
+    assert left == [], f"orphaned processes: {left}"
     assert any(all_up.search(s) for s in screens), screens[-1:] or "no screen"
     assert re.search(r"^down: .*bkk-core-01", screens[-1], re.M), screens[-1]
