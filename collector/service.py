@@ -9,6 +9,7 @@ state and schedule.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -49,16 +50,37 @@ def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
     return make
 
 
+UNREADABLE = (("<unreadable>", 0, 0),)
+
+
 def inventory_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
-    """What changes when an admin edits, adds or removes an inventory file."""
+    """What changes when an admin edits, adds or removes an inventory file.
+
+    A directory that vanishes mid-scan (a ConfigMap's symlink swap, an `rm -rf && cp -r`
+    deploy) gives UNREADABLE rather than an exception: the next scan reads it again.
+    """
     out = []
-    for f in sorted(path.rglob("*.yaml")):
+    try:
+        files = sorted(path.rglob("*.yaml"))
+    except OSError:
+        return UNREADABLE
+    for f in files:
         try:
             st = f.stat()
         except OSError:
             continue
         out.append((str(f), st.st_mtime_ns, st.st_size))
     return tuple(out)
+
+
+def source_address(targets: dict[str, Target]) -> str:
+    """Where the shared SNMP socket binds: loopback while every device is on loopback (the
+    simulated backbone), else the wildcard so the kernel picks the route's source (Linux
+    refuses to send from 127.0.0.1 to any other network)."""
+    for target in targets.values():
+        if not ipaddress.ip_address(target.address).is_loopback:
+            return "0.0.0.0"
+    return "127.0.0.1"
 
 
 class Service:
@@ -72,6 +94,7 @@ class Service:
         load: Callable[[Path], Inventory] | None = None,
         watch_interval: float = WATCH_INTERVAL,
         transport: str = "fast",
+        snmp_source: str | None = None,
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
@@ -79,8 +102,10 @@ class Service:
         # "fast": netmon's codec on one shared socket (v2c and v3); "pysnmp": the reference.
         self.endpoint: SnmpEndpoint | None = None
         self.engine: PysnmpEngine | None = None
+        self.snmp_source = snmp_source  # None: chosen from the first inventory's addresses
+        self._source_chosen = False
         if transport == "fast":
-            self.endpoint = SnmpEndpoint()
+            self.endpoint = SnmpEndpoint(snmp_source or "127.0.0.1")
             factory = fast_factory(self.endpoint)
         else:
             self.engine = PysnmpEngine()
@@ -111,8 +136,14 @@ class Service:
             log.error("inventory: %s", exc)
             self._set_status(False, str(exc))
             return False
-        targets = targets_from_inventory(inv, port_override=self.port_override)
-        added, removed, changed = self.scheduler.set_targets(targets)
+        try:
+            targets = targets_from_inventory(inv, port_override=self.port_override)
+            self._choose_source(targets)
+            added, removed, changed = self.scheduler.set_targets(targets)
+        except Exception as exc:  # a surprise here must not stop the service either
+            log.exception("inventory: cannot apply it; keeping the last good one")
+            self._set_status(False, f"cannot apply: {exc}")
+            return False
         self.families.forget_missing(targets)
         self.inventory = inv
         log.info(
@@ -124,6 +155,21 @@ class Service:
         )
         self._set_status(True, "")
         return True
+
+    def _choose_source(self, targets: dict[str, Target]) -> None:
+        if self.endpoint is None or self.snmp_source is not None:
+            return
+        want = source_address(targets)
+        if not self._source_chosen:
+            # The socket opens on the first poll, after this first reload.
+            self.endpoint.host = want
+            self._source_chosen = True
+        elif want != self.endpoint.host:
+            log.warning(
+                "inventory: devices off loopback now; the SNMP socket is bound to %s: "
+                "restart netmon run (or pass --snmp-source 0.0.0.0) to reach them",
+                self.endpoint.host,
+            )
 
     def _set_status(self, ok: bool, message: str) -> None:
         self.reload_status = ReloadStatus(ok, time.time(), len(self.scheduler.states), message)
@@ -140,14 +186,20 @@ class Service:
                 pass
             if stop.is_set():
                 return
-            if self._reload_requested.is_set():
-                self._reload_requested.clear()
-                await self.reload()
-                continue
-            sig = await asyncio.to_thread(inventory_signature, self.inventory_path)
-            if sig != self._signature:
-                log.info("inventory: files changed, reloading")
-                await self.reload()
+            try:
+                await self._watch_once()
+            except Exception:  # the watcher must outlive any surprise: polling goes on
+                log.exception("inventory: watching failed; trying again")
+
+    async def _watch_once(self) -> None:
+        if self._reload_requested.is_set():
+            self._reload_requested.clear()
+            await self.reload()
+            return
+        sig = await asyncio.to_thread(inventory_signature, self.inventory_path)
+        if sig != self._signature:
+            log.info("inventory: files changed, reloading")
+            await self.reload()
 
     # --- exposition ---------------------------------------------------------------------
 

@@ -56,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--concurrency", type=int, default=64, help="polls at once (default 64)")
     p.add_argument(
+        "--snmp-source",
+        default=None,
+        help="local address of the SNMP socket (default: 127.0.0.1 while every device is on "
+        "loopback, else 0.0.0.0 so the kernel picks the route's source)",
+    )
+    p.add_argument(
         "--transport",
         choices=["fast", "pysnmp"],
         default="fast",
@@ -93,11 +99,19 @@ def handle(args: argparse.Namespace) -> int:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
         return 0
-    return _serve(path, host, port, args.port_override, args.concurrency, args.transport)
+    return _serve(
+        path, host, port, args.port_override, args.concurrency, args.transport, args.snmp_source
+    )
 
 
 def _serve(
-    path: Path, host: str, port: int, port_override: int | None, concurrency: int, transport: str
+    path: Path,
+    host: str,
+    port: int,
+    port_override: int | None,
+    concurrency: int,
+    transport: str,
+    snmp_source: str | None,
 ) -> int:
     import asyncio
     import signal
@@ -107,7 +121,11 @@ def _serve(
     async def main() -> int:
         stop = asyncio.Event()
         service = Service(
-            path, port_override=port_override, concurrency=concurrency, transport=transport
+            path,
+            port_override=port_override,
+            concurrency=concurrency,
+            transport=transport,
+            snmp_source=snmp_source,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
