@@ -56,8 +56,10 @@ def jitter_fraction(name: str) -> float:
 def poll_deadline(target: Target, requests_bound: int = REQUESTS_BOUND) -> float:
     timing = target.profile.snmp_timing if target.profile is not None else None
     if timing is None:
-        return target.interval
-    return min(target.interval, timing.timeout * (timing.retries + 1) * requests_bound)
+        return 0.9 * target.interval
+    # 0.9: a poll cut at its deadline ends before the next one is due, so a dead or slow
+    # device is still tried every interval instead of every other one (an overrun skip).
+    return min(0.9 * target.interval, timing.timeout * (timing.retries + 1) * requests_bound)
 
 
 def status_deadline(target: Target) -> float:
@@ -256,6 +258,7 @@ class Scheduler:
         now = self._wall()
         self.polls += 1
         self._recent.append(self._clock())
+        self._trim_recent()  # bounded even when nobody scrapes the stats
         state.polls += 1
         state.varbinds += result.varbinds
         state.last_duration = duration
@@ -321,13 +324,16 @@ class Scheduler:
 
     # --- running ------------------------------------------------------------------------
 
-    def stats(self) -> SchedulerStats:
+    def _trim_recent(self) -> None:
         horizon = self._clock() - 60.0
+        while self._recent and self._recent[0] < horizon:
+            self._recent.popleft()
+
+    def stats(self) -> SchedulerStats:
         now = self._wall()
         polled = [s.last_poll for s in self.states.values() if s.last_poll]
         cycle = now - min(polled) if polled else 0.0
-        while self._recent and self._recent[0] < horizon:
-            self._recent.popleft()
+        self._trim_recent()
         return SchedulerStats(
             started=self._started_wall,
             polls=self.polls,

@@ -76,7 +76,25 @@ def test_jitter_is_stable_and_spreads_evenly() -> None:
 def test_deadline_is_bounded_by_interval_and_timing() -> None:
     t = target(interval=60.0)  # timeout 0.2 s, retries 0
     assert poll_deadline(t, requests_bound=10) == pytest.approx(2.0)
-    assert poll_deadline(target(interval=1.0), requests_bound=10) == 1.0
+    # A poll cut at its deadline ends before the next is due: no every-other-interval skips.
+    assert poll_deadline(target(interval=1.0), requests_bound=10) == pytest.approx(0.9)
+
+
+def test_recent_polls_stay_bounded_when_nobody_scrapes() -> None:
+    async def main() -> None:
+        clock = Clock()
+        col = ScriptedCollector()
+        sched = Scheduler(col, clock=clock, startup_window=0.0)
+        sched.set_targets({n: target(n) for n in ("a", "b", "c")})
+        for n in ("a", "b", "c"):
+            col.gate(n).set()
+        for _ in range(20):  # 20 sweeps, 30 s apart, and never a call to stats()
+            await sched.poll_all_once()
+            clock.now += 30.0
+        assert sched.polls == 60
+        assert len(sched._recent) <= 9  # only the last minute's polls are kept
+
+    asyncio.run(main())
 
 
 def test_overrun_is_skipped_and_counted_never_overlapping() -> None:
