@@ -31,6 +31,17 @@ _PROVINCE_CODE = re.compile(r"^\d{2}$")
 MAX_REQUEST = 16 * 1024
 SELF = "self"
 HEALTH = "health"
+MAX_HANDLERS = 16  # Prometheus scrapes a few routes in parallel; more is a misbehaving client
+READ_TIMEOUT = 10.0
+WRITE_TIMEOUT = 30.0  # a 20 MB body over a slow link, with room to spare
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def route(target: str) -> tuple[int, str | None]:
@@ -54,9 +65,32 @@ def route(target: str) -> tuple[int, str | None]:
 
 
 class MetricsServer:
-    def __init__(self, render: Render) -> None:
+    """Serves the routes above; every connection is bounded in time and in number.
+
+    A scraper that sends a request and never reads would otherwise pin its handler and the
+    rendered body (15-20 MB for the whole country) forever, so the reply has a deadline
+    (the transport is aborted when it passes) and at most ``max_handlers`` connections are
+    served at once: the next one gets a small 503 straight away instead of a queue.
+    """
+
+    def __init__(
+        self,
+        render: Render,
+        *,
+        max_handlers: int = MAX_HANDLERS,
+        read_timeout: float = READ_TIMEOUT,
+        write_timeout: float = WRITE_TIMEOUT,
+    ) -> None:
+        if max_handlers < 1:
+            raise ValueError(f"max_handlers must be at least 1, got {max_handlers}")
         self._render = render
         self._server: asyncio.Server | None = None
+        self._max_handlers = max_handlers
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self.active = 0  # connections being served (rejected ones not included)
+        self.rejected = 0  # answered 503 because max_handlers were busy
+        self.write_timeouts = 0  # replies aborted because the client did not read in time
 
     async def start(self, host: str, port: int) -> int:
         self._server = await asyncio.start_server(self._handle, host, port, limit=MAX_REQUEST)
@@ -70,44 +104,104 @@ class MetricsServer:
                 await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.active >= self._max_handlers:
+            self.rejected += 1
+            try:
+                await self._reject(reader, writer)
+            finally:
+                await self._close(writer)
+            return
+        self.active += 1
         try:
-            async with asyncio.timeout(10):
-                request = await reader.readline()
-                while True:  # headers: read and ignore
-                    line = await reader.readline()
-                    if line in (b"\r\n", b"\n", b""):
-                        break
-            parts = request.decode("latin-1").split()
-            if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
-                await self._reply(writer, 405, b"only GET\n", "text/plain")
-                return
-            status, province = route(parts[1])
-            if status == 0:
-                body = self._render(province)
-                await self._reply(writer, 200, body, CONTENT_TYPE, head=parts[0] == "HEAD")
-            elif status == 200:
-                await self._reply(writer, 200, b"ok\n", "text/plain")
-            else:
-                await self._reply(writer, status, b"not found\n", "text/plain")
-        except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError):
-            pass
-        except Exception:
-            log.exception("metrics request failed")
-            with contextlib.suppress(Exception):
-                await self._reply(writer, 500, b"internal error\n", "text/plain")
+            await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            writer.transport.abort()  # shutting down: do not wait for a client to read
+            raise
         finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            await self._close(writer)
+            self.active -= 1
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await self._read_request(reader, self._read_timeout)
+        except (TimeoutError, ConnectionError, ValueError):
+            return  # slow, vanished or oversized request (readline raises ValueError)
+        parts = request.decode("latin-1").split()
+        if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
+            await self._reply(writer, 405, b"only GET\n", "text/plain")
+            return
+        try:
+            status, province = route(parts[1])
+        except ValueError:  # urlsplit on a malformed target, e.g. "http://[::1"
+            await self._reply(writer, 400, b"not found\n", "text/plain")
+            return
+        if status == 0:
+            try:
+                body = self._render(province)
+            except Exception:
+                log.exception("metrics: rendering %s failed", parts[1])
+                await self._reply(writer, 500, b"internal error\n", "text/plain")
+                return
+            await self._reply(writer, 200, body, CONTENT_TYPE, head=parts[0] == "HEAD")
+        elif status == 200:
+            await self._reply(writer, 200, b"ok\n", "text/plain")
+        else:
+            await self._reply(writer, status, b"not found\n", "text/plain")
+
+    async def _reject(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._reply(writer, 503, b"busy\n", "text/plain", retry_after=True)
+        # Read (and drop) the request briefly: closing with it unread would send a reset,
+        # which can make the client lose the 503 it has not read yet.
+        with contextlib.suppress(TimeoutError, ConnectionError, ValueError):
+            await self._read_request(reader, min(1.0, self._read_timeout))
 
     @staticmethod
+    async def _read_request(reader: asyncio.StreamReader, timeout: float) -> bytes:
+        async with asyncio.timeout(timeout):
+            request = await reader.readline()
+            while True:  # headers: read and ignore
+                line = await reader.readline()
+                if line in (b"\r\n", b"\n", b""):
+                    return request
+
     async def _reply(
-        writer: asyncio.StreamWriter, status: int, body: bytes, ctype: str, head: bool = False
+        self,
+        writer: asyncio.StreamWriter,
+        status: int,
+        body: bytes,
+        ctype: str,
+        head: bool = False,
+        retry_after: bool = False,
     ) -> None:
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
         header = (
-            f"HTTP/1.1 {status} {reason.get(status, 'Error')}\r\n"
-            f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+            f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+            + ("Retry-After: 1\r\n" if retry_after else "")
+            + "Connection: close\r\n\r\n"
         )
-        writer.write(header.encode() + (b"" if head else body))
-        await writer.drain()
+        try:
+            async with asyncio.timeout(self._write_timeout):
+                writer.write(header.encode())
+                if not head:
+                    writer.write(body)  # separately: no second copy of a 20 MB body
+                await writer.drain()
+        except TimeoutError:
+            self.write_timeouts += 1
+            log.warning(
+                "metrics: client %s did not read its reply within %.1f s; dropped",
+                writer.get_extra_info("peername"),
+                self._write_timeout,
+            )
+            writer.transport.abort()  # close() would wait for the unsent buffer forever
+        except ConnectionError:
+            writer.transport.abort()
+
+    async def _close(self, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+        try:
+            async with asyncio.timeout(self._write_timeout):
+                await writer.wait_closed()
+        except TimeoutError:
+            writer.transport.abort()
+        except Exception:  # the peer's reset and the like: the connection is gone either way
+            pass

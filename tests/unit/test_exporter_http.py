@@ -1,0 +1,162 @@
+"""The /metrics server under clients that misbehave: stalled readers, too many connections,
+a render that raises. Loopback only; deadlines are generous and asserted as "eventually"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from exporters.http import MetricsServer
+
+BIG = 20 * 1024 * 1024  # the size of the whole country's exposition
+HOST = "127.0.0.1"
+
+
+def big_render(province: str | None) -> bytes:
+    return b"x" * BIG
+
+
+async def eventually(check: Callable[[], bool], within: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+async def stalled_client(port: int, target: str = "/metrics") -> socket.socket:
+    """Sends a request and never reads: a tiny receive buffer so the reply cannot fit."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # also stops autotuning
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (HOST, port))
+    await loop.sock_sendall(sock, f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return sock
+
+
+async def get(port: int, target: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    async with asyncio.timeout(60):
+        raw = await reader.read()  # the server closes after the reply
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def serve(server: MetricsServer, test: Callable[[int], Awaitable[None]]) -> None:
+    async def main() -> None:
+        port = await server.start(HOST, 0)
+        try:
+            await test(port)
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_clients_that_never_read_are_dropped_and_others_are_served() -> None:
+    server = MetricsServer(big_render, write_timeout=0.5)
+
+    async def test(port: int) -> None:
+        stalled = [await stalled_client(port) for _ in range(5)]
+        await eventually(lambda: server.active == 5)
+        await eventually(lambda: server.active == 0)  # each handler gave up, none hangs on
+        assert server.write_timeouts == 5
+        # The stalled client's connection was aborted: it reads what was buffered, then a
+        # reset or EOF, never the whole body.
+        loop = asyncio.get_running_loop()
+        received, ended = 0, False
+        while not ended:
+            try:
+                chunk = await loop.sock_recv(stalled[0], 1 << 20)
+            except ConnectionResetError:
+                break
+            received += len(chunk)
+            ended = chunk == b""
+        assert received < BIG
+        for sock in stalled:
+            sock.close()
+        status, body = await get(port, "/metrics")
+        assert (status, len(body)) == (200, BIG)
+        assert server.active == 0
+
+    serve(server, test)
+
+
+def test_a_full_server_answers_503_at_once_then_serves_again() -> None:
+    server = MetricsServer(big_render, max_handlers=2, write_timeout=60)
+
+    async def test(port: int) -> None:
+        stalled = [await stalled_client(port) for _ in range(2)]
+        try:
+            await eventually(lambda: server.active == 2)
+            status, body = await get(port, "/healthz")
+            assert (status, body) == (503, b"busy\n")
+            assert server.rejected == 1
+            assert server.active == 2  # the stalled ones still hold their slots
+        finally:
+            for sock in stalled:
+                sock.close()  # unread data: the server's next send fails and frees the slot
+        await eventually(lambda: server.active == 0)
+        assert await get(port, "/healthz") == (200, b"ok\n")
+        assert server.write_timeouts == 0
+
+    serve(server, test)
+
+
+def test_a_render_error_is_a_logged_500(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(province: str | None) -> bytes:
+        raise ValueError(f"no such label for {province}")
+
+    server = MetricsServer(broken)
+
+    async def test(port: int) -> None:
+        assert await get(port, "/metrics?province=10") == (500, b"internal error\n")
+        assert await get(port, "/healthz") == (200, b"ok\n")  # the server lives on
+        assert await get(port, "/nowhere") == (404, b"not found\n")
+
+    with caplog.at_level(logging.ERROR, logger="exporters.http"):
+        serve(server, test)
+    [record] = [r for r in caplog.records if r.name == "exporters.http"]
+    assert record.exc_info is not None and record.exc_info[0] is ValueError
+    assert "no such label for 10" in caplog.text
+
+
+def test_a_malformed_request_is_answered_not_dropped() -> None:
+    server = MetricsServer(big_render)
+
+    async def test(port: int) -> None:
+        assert (await get(port, "/metrics?province=abc"))[0] == 400
+        assert (await get(port, "http://[::1/metrics"))[0] == 400
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(b"POST /metrics HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        assert (await reader.read()).startswith(b"HTTP/1.1 405 ")
+        writer.close()
+        assert server.active == 0
+
+    serve(server, test)
+
+
+def test_head_sends_no_body() -> None:
+    server = MetricsServer(lambda province: b"up 1\n")
+
+    async def test(port: int) -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(b"HEAD /metrics HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        raw = await reader.read()
+        writer.close()
+        assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"Content-Length: 5\r\n" in raw
+        assert raw.endswith(b"\r\n\r\n")
+
+    serve(server, test)
