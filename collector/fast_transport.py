@@ -10,7 +10,9 @@ Walks send one GETBULK carrying every unfinished column; an agent answering tooB
 same request with half the repetitions. SNMPv3: engine discovery once per device (the USM
 state lives in the endpoint, so a rebuilt transport keeps it), one retry after an
 authenticated notInTimeWindow report (it re-synced the clock) or an unknownEngineID report
-(the device was replaced: discover again).
+(the device was replaced: discover again), or after an authenticated answer outside the time
+window (the engine's boots went down, e.g. NVRAM wiped: our notion of its clock can never catch
+up, so discover again too).
 """
 
 from __future__ import annotations
@@ -248,6 +250,10 @@ class FastSnmpTransport:
         else:
             self._usm, self._usm_lock = endpoint.usm_state(self._addr, usm_user(snmp))
 
+    def forget(self) -> None:
+        """Drop the endpoint's USM state toward this device (it left the inventory)."""
+        self._endpoint.forget(self._addr)
+
     def _setup(self, endpoint: SnmpEndpoint, address: str, port: int, timing: SnmpTiming) -> None:
         self._endpoint = endpoint
         self._name = address
@@ -305,12 +311,19 @@ class FastSnmpTransport:
                 async with lock:  # concurrent get/walk of one device discover once
                     if not usm.discovered:
                         await self._discover(usm)
+            epoch = usm.epoch
             rid = ep.next_id()
             msg = usm.request(rid, encode_pdu(tag, ber.encode_int(rid), a, b, varbinds))
             data = await ep.exchange(self._addr, rid, msg, self._timeout, self._retries)
             try:
                 got = usm.receive(data)
             except UsmDrop as exc:
+                if attempt == 0 and (exc.reason == "not_in_time_window" or usm.epoch != epoch):
+                    # Authentic but older than our notion of the agent's clock: its boots went
+                    # down with the same engine ID (NVRAM wiped, an RMA with the config restored)
+                    # and would be refused forever. Or another request already reset the state.
+                    self._rediscover(usm, epoch)
+                    continue
                 if exc.reason in _AUTH_DROPS:
                     raise SnmpAuthError(f"{self._name}: {exc}") from exc
                 raise SnmpGarbage(f"{self._name}: {exc}") from exc
@@ -318,7 +331,7 @@ class FastSnmpTransport:
                 if attempt == 0 and got.counter == "usmStatsNotInTimeWindows" and got.authenticated:
                     continue  # the authenticated report re-synced the clock (RFC 3414 3.2 7b)
                 if attempt == 0 and got.counter == "usmStatsUnknownEngineIDs":
-                    usm.reset()  # a new engine behind the address: discover it again
+                    self._rediscover(usm, epoch)  # a new engine behind the address
                     continue
                 raise SnmpAuthError(f"{self._name}: report {got.counter}")
             try:
@@ -327,6 +340,12 @@ class FastSnmpTransport:
                 raise SnmpGarbage(f"{self._name}: undecodable answer: {exc}") from exc
             return self._checked(resp, rid)
         raise SnmpAuthError(f"{self._name}: still not in the time window after a re-sync")
+
+    @staticmethod
+    def _rediscover(usm: UsmManager, epoch: int) -> None:
+        # Once per state: concurrent requests that all failed on it discover once, not N times.
+        if usm.epoch == epoch:
+            usm.reset()
 
     def _status(self, resp: Response) -> SnmpErrorStatus:
         name = ERROR_STATUS_NAMES.get(resp.error_status, str(resp.error_status))

@@ -112,6 +112,8 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._opening: asyncio.Task[None] | None = None
         self._pending: dict[tuple[int, Address], _Pending] = {}
+        # The pending keys by device, so an undecodable datagram touches only its own device's.
+        self._by_addr: dict[Address, set[tuple[int, Address]]] = {}
         self._next_id = random.randrange(1, MAX_ID // 2)
         self._closed = False
         self._usm: dict[tuple[Address, UsmUser], tuple[UsmManager, asyncio.Lock]] = {}
@@ -167,6 +169,7 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
         """Stop: outstanding requests are cancelled, the socket closed."""
         self._closed = True
         pending, self._pending = self._pending, {}
+        self._by_addr.clear()
         for p in pending.values():
             if p.handle is not None:
                 p.handle.cancel()
@@ -184,6 +187,7 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._opening = None  # the finished task would stop open() from ever reopening
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors and failed sends on an unconnected socket: the request times out.
@@ -199,7 +203,7 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             stats.undecodable += 1
             self._note_garbage(source, exc)
             return
-        pending = self._pending.pop((rid, source), None)
+        pending = self._take((rid, source))
         if pending is None:
             stats.unmatched += 1
             return
@@ -211,18 +215,39 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
 
     def usm_state(self, addr: Address, user: UsmUser) -> tuple[UsmManager, asyncio.Lock]:
         """The USM state toward one device for one user, kept here so that discovery and the
-        clock survive a rebuilt transport (the collector rebuilds it when a target changes)."""
+        clock survive a rebuilt transport (the collector rebuilds it when a target changes).
+
+        The key holds the resolved keys (UsmUser compares them), so rotated secrets get fresh
+        state; the state of the same user's old keys toward that device is dropped then."""
         key = (addr, user)
         held = self._usm.get(key)
         if held is None:
+            stale = [k for k in self._usm if k[0] == addr and k[1].name == user.name]
+            for k in stale:
+                del self._usm[k]
             held = (UsmManager(user, SecurityLevel.AUTH_PRIV), asyncio.Lock())
             self._usm[key] = held
         return held
 
+    def forget(self, addr: Address) -> None:
+        """Drop the USM state toward ``addr`` (the device left the inventory)."""
+        for key in [k for k in self._usm if k[0] == addr]:
+            del self._usm[key]
+
     def _note_garbage(self, source: Address, exc: ber.BerError) -> None:
-        for (_, addr), pending in self._pending.items():
-            if addr == source:
-                pending.garbage = str(exc)
+        for key in self._by_addr.get(source, ()):
+            self._pending[key].garbage = str(exc)
+
+    def _take(self, key: tuple[int, Address]) -> _Pending | None:
+        """Remove a request from the pending table and from its device's index."""
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            keys = self._by_addr.get(key[1])
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_addr[key[1]]
+        return pending
 
     # --- requests ------------------------------------------------------------------------------
 
@@ -248,6 +273,7 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             raise SnmpTransportError(f"request id {request_id} to {addr[0]} already in flight")
         pending = _Pending(loop.create_future(), payload, addr, retries, timeout)
         self._pending[key] = pending
+        self._by_addr.setdefault(addr, set()).add(key)
         transport.sendto(payload, addr)
         self.stats.sent += 1
         pending.handle = loop.call_later(timeout, self._expire, key, pending)
@@ -257,7 +283,7 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             if pending.handle is not None:
                 pending.handle.cancel()
             if self._pending.get(key) is pending:
-                del self._pending[key]
+                self._take(key)
 
     def _expire(self, key: tuple[int, Address], pending: _Pending) -> None:
         if pending.future.done():
@@ -272,7 +298,7 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             return
         self.stats.timeouts += 1
         if self._pending.get(key) is pending:
-            del self._pending[key]
+            self._take(key)
         error: SnmpTransportError = SnmpTimeout(f"{key[1][0]}: no answer")
         if pending.garbage:
             error = SnmpGarbage(f"{key[1][0]}: only undecodable answers ({pending.garbage})")

@@ -88,10 +88,12 @@ class UsmManager:
         self.level = level
         self._clock = clock
         self._salt = int.from_bytes(os.urandom(8), "big")
+        self.epoch = -1  # how many times reset() ran: callers tell a state they saw from a new one
         self.reset()
 
     def reset(self) -> None:
-        """Forget the engine (its ID changed, e.g. the device was replaced)."""
+        """Forget the engine (its ID changed, or its boots went down): discover it again."""
+        self.epoch += 1
         self.engine_id: bytes | None = None
         self._engine_tlv = b""
         self._keys: LocalizedKeys | None = None

@@ -603,3 +603,84 @@ def test_a_repeated_walk_asks_for_the_rows_it_had_plus_one(lab: Callable[..., An
             assert agent.requests[-1][2] == 14
 
     run(main)
+
+
+# --- review fixes: boots going down, rotated keys, lost socket, pruned state ----------------------
+
+
+def test_v3_recovers_when_the_engine_boots_go_down(lab: Callable[..., Any], v3_env: None) -> None:
+    async def main() -> None:
+        async with lab() as (agent, ep, _):
+            engine_id = b"\x80\x00\x1f\x88\x04fake-1"
+            agent.usm = UsmAgent(engine_id, [USER], engine_boots=7)
+            t = FastSnmpTransport(ep, "127.0.0.1", agent.port, V3, TIMING)
+            want = await t.get(ALL_GET)
+            # NVRAM wiped (or an RMA with the config restored): same engine ID, boots back to 1.
+            agent.usm = UsmAgent(engine_id, [USER], engine_boots=1)
+            assert await t.get(ALL_GET) == want
+            assert agent.usm.stats["usmStatsNotInTimeWindows"] == 1  # our stale request
+            assert agent.usm.stats["usmStatsUnknownEngineIDs"] == 1  # one rediscovery
+            # A rebuilt transport shares the re-learned state: no further discovery.
+            again = FastSnmpTransport(ep, "127.0.0.1", agent.port, V3, TIMING)
+            assert await again.get(ALL_GET) == want
+            assert agent.usm.stats["usmStatsUnknownEngineIDs"] == 1
+
+    run(main)
+
+
+def test_v3_rotated_keys_get_fresh_usm_state(
+    lab: Callable[..., Any], v3_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def main() -> None:
+        async with lab() as (agent, ep, _):
+            engine_id = b"\x80\x00\x1f\x88\x04fake-1"
+            agent.usm = UsmAgent(engine_id, [USER])
+            old = FastSnmpTransport(ep, "127.0.0.1", agent.port, V3, TIMING)
+            want = await old.get(ALL_GET)
+            new_user = UsmUser(b"noc", "SHA-256", b"rotated-auth", "AES-128", b"rotated-priv")
+            agent.usm = UsmAgent(engine_id, [new_user])
+            with pytest.raises(SnmpAuthError):
+                await old.get(ALL_GET)
+            monkeypatch.setenv("FAKE_AUTH", "rotated-auth")
+            monkeypatch.setenv("FAKE_PRIV", "rotated-priv")
+            new = FastSnmpTransport(ep, "127.0.0.1", agent.port, V3, TIMING)  # a rebuild
+            assert await new.get(ALL_GET) == want
+            assert len(ep._usm) == 1  # the old keys' state toward the device was dropped
+            new.forget()
+            assert ep._usm == {}
+
+    run(main)
+
+
+def test_the_endpoint_reopens_after_losing_its_socket(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        async with lab() as (_, ep, fast):
+            want = await fast.get(ALL_GET)
+            first = ep.local_address
+            assert ep._transport is not None
+            ep._transport.close()  # asyncio calls connection_lost soon after
+            await asyncio.sleep(0.01)
+            assert ep.local_address is None
+            assert await fast.get(ALL_GET) == want
+            assert ep.local_address is not None and ep.local_address != first
+
+    run(main)
+
+
+def test_garbage_marks_only_its_own_devices_requests(lab: Callable[..., Any]) -> None:
+    async def main() -> None:
+        timing = SnmpTiming(timeout=0.1, retries=1, max_repetitions=4)
+        async with lab("noise", timing=timing) as (_, ep, fast):
+            quiet = await start_agent("silent")
+            try:
+                mute = FastSnmpTransport(ep, "127.0.0.1", quiet.port, V2C, timing)
+                results = await asyncio.gather(
+                    fast.get(ALL_GET), fast.walk(COLUMNS), mute.get(ALL_GET), return_exceptions=True
+                )
+            finally:
+                assert quiet.transport is not None
+                quiet.transport.close()
+            assert [type(r) for r in results] == [SnmpGarbage, SnmpGarbage, SnmpTimeout]
+            assert ep.outstanding == 0 and ep._by_addr == {}  # the index is kept in step
+
+    run(main)
