@@ -3,8 +3,9 @@
 Per poll: one GET of the system scalars, one multi-column walk of the per-cycle interface
 columns (plus the cached columns when the cache is stale), one walk of the platform's vendor
 tables. The label columns (ifName, ifDescr, ifAlias) and slow gauges (ifHighSpeed, ifType)
-are refreshed hourly, after a reboot (sysUpTime went backwards), or when ifNumber or
-ifTableLastChange change: the peers' pain point "no caching of ifName/ifAlias".
+are refreshed hourly, after a reboot (sysUpTime went backwards, and not by wrapping at 2**32
+TimeTicks, every ~497 days), or when ifNumber or ifTableLastChange change: the peers' pain
+point "no caching of ifName/ifAlias".
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collector.profiles import Profiles
 from collector.transport import Missing, SnmpGarbage, SnmpNoSuchObject, SnmpTransport, Value
 
 CACHE_TTL = 3600.0
+TICKS_WRAP = 2**32  # sysUpTime is TimeTicks (1/100 s), a 32-bit counter
+WRAP_TOLERANCE = 6000  # ticks (60 s), or 10 % of the time since the last reading if more
 TransportFactory = Callable[[Target], SnmpTransport]
 
 
@@ -33,6 +36,7 @@ class _Cache:
     by_name: dict[str, str] = field(default_factory=dict)  # ifName -> ifIndex
     # link interfaces: ifIndex -> (when, ifHCInOctets, ifHCOutOctets) of the previous poll
     previous: dict[str, tuple[float, int, int]] = field(default_factory=dict)
+    uptime_at: float = 0.0  # collector clock when ``uptime`` was read
 
 
 def _int(name: str, value: Value) -> int:
@@ -46,6 +50,15 @@ def _bits(octets_per_second: float | None, ceiling: float | None) -> float | Non
         return None
     bits = octets_per_second * 8
     return None if ceiling is not None and bits > ceiling else bits
+
+
+def _uptime_wrapped(previous: int, previous_at: float, uptime: int, now: float) -> bool:
+    """Did sysUpTime wrap at 2**32 since ``previous`` (read at ``previous_at``), rather than
+    restart? Only if the time since then carries ``previous`` past 2**32 to about ``uptime``."""
+    elapsed = max(0.0, now - previous_at) * 100
+    expected = previous + elapsed
+    tolerance = max(elapsed * 0.1, WRAP_TOLERANCE)
+    return abs(uptime + TICKS_WRAP - expected) <= tolerance
 
 
 def _index_order(index: str) -> tuple[int, ...]:
@@ -82,21 +95,44 @@ class SnmpCollector:
             self._transports[target.name] = held
         return held[1]
 
+    def reset_transports(self) -> None:
+        """Drop every transport (not the caches): the next poll of each device builds a new one
+        with its secrets resolved again, so rotated communities and v3 keys take effect."""
+        self._transports.clear()
+
     def forget(self, name: str) -> None:
         """Drop a device's transport and cache (it left the inventory)."""
-        self._transports.pop(name, None)
+        held = self._transports.pop(name, None)
         self._caches.pop(name, None)
+        if held is None:
+            return
+        gone, transport = held
+        if any(
+            (t.address, t.port) == (gone.address, gone.port) for t, _ in self._transports.values()
+        ):
+            return  # another device still speaks to that address (a renamed device)
+        # The fast transport's endpoint keeps per-address USM state: let it go too.
+        forget = getattr(transport, "forget", None)
+        if callable(forget):
+            forget()
 
     def _stale(
-        self, cache: _Cache | None, uptime: int, if_number: int | None, iflc: int | None
+        self,
+        cache: _Cache | None,
+        uptime: int,
+        if_number: int | None,
+        iflc: int | None,
+        now: float,
     ) -> tuple[bool, bool]:
         """(refresh the cache?, did the device reboot?)"""
         if cache is None:
             return True, False
-        rebooted = uptime < cache.uptime
+        rebooted = uptime < cache.uptime and not _uptime_wrapped(
+            cache.uptime, cache.uptime_at, uptime, now
+        )
         stale = (
             rebooted
-            or self._clock() - cache.fetched_at >= self._cache_ttl
+            or now - cache.fetched_at >= self._cache_ttl
             or if_number != cache.if_number
             or iflc != cache.if_table_last_change
         )
@@ -107,6 +143,7 @@ class SnmpCollector:
         sys_oids = self.profiles.system
         names = ["sysUpTime", "sysName", "sysDescr", "sysObjectID", "ifNumber", "ifTableLastChange"]
         answers = await transport.get(sys_oids.oids())
+        read_at = self._clock()
         varbinds = len(answers)
         system: dict[str, int | str] = {}
         for name, (_, value) in zip(names, answers, strict=True):
@@ -124,7 +161,7 @@ class SnmpCollector:
         )
 
         cache = self._caches.get(target.name)
-        stale, rebooted = self._stale(cache, uptime, if_number, iflc)
+        stale, rebooted = self._stale(cache, uptime, if_number, iflc, read_at)
         previous = cache.previous if cache is not None else {}
         columns = list(self._metric_oids)
         if stale:
@@ -152,11 +189,12 @@ class SnmpCollector:
             }
             by_name = {lab["ifName"]: i for i, lab in labels.items() if "ifName" in lab}
             cache = _Cache(
-                self._clock(), uptime, if_number, iflc, labels, cached, by_name, previous
+                self._clock(), uptime, if_number, iflc, labels, cached, by_name, previous, read_at
             )
             self._caches[target.name] = cache
         else:
             cache.uptime = uptime
+            cache.uptime_at = read_at
         indexes: set[str] = set(cache.labels)
         for metric_rows in values.values():
             indexes.update(metric_rows)

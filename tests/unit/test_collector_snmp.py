@@ -12,7 +12,13 @@ from collector.counters import counter_delta, rate
 from collector.model import PollResult, Target
 from collector.profiles import load_profiles
 from collector.snmp_collector import SnmpCollector
-from collector.transport import FakeTransport, Missing, SnmpGarbage, SnmpNoSuchObject
+from collector.transport import (
+    FakeTransport,
+    Missing,
+    SnmpGarbage,
+    SnmpNoSuchObject,
+    SnmpTimeout,
+)
 from netmon.errors import ConfigError
 
 PROFILES = load_profiles()
@@ -214,3 +220,158 @@ def test_adding_a_vendor_is_a_data_change(tmp_path: Path) -> None:
     path.write_text(extra)
     profiles = load_profiles(path)
     assert "1.3.6.1.4.1.99999.1" in profiles.vendor_columns("mikrotik_routeros")
+
+
+# --- sysUpTime wrap, rotated secrets, removed devices ----------------------------------------
+
+UPTIME = "1.3.6.1.2.1.1.3.0"
+
+
+def test_sysuptime_wrapping_at_2_32_is_not_a_reboot() -> None:
+    col, fake, clock = make(device_data({1: "Gi0/1"}, uptime=2**32 - 3000))  # type: ignore[arg-type]
+    first = poll(col)
+    clock.now += 60  # 6000 ticks later: 30 s past the wrap
+    fake.data[UPTIME] = 3000
+    second = poll(col)
+    assert not second.rebooted and not second.labels_refreshed
+    assert second.interfaces is not None and first.interfaces is not None
+    assert second.interfaces.labels is first.interfaces.labels  # the cache was kept
+    # The next decrease right after is no wrap: 60 s later the counter cannot be near 2**32.
+    clock.now += 60
+    fake.data[UPTIME] = 100
+    assert poll(col).rebooted
+
+
+def test_a_reboot_near_the_wrap_is_still_a_reboot() -> None:
+    col, fake, clock = make(device_data({1: "Gi0/1"}, uptime=2**32 - 3000))  # type: ignore[arg-type]
+    poll(col)
+    clock.now += 3600  # an hour on, a wrap would read ~357000 ticks: 5 s of uptime is a reboot
+    fake.data[UPTIME] = 500
+    res = poll(col)
+    assert res.rebooted and res.labels_refreshed
+    # Far from the wrap a decrease is a reboot whatever the time since.
+    col, fake, clock = make(device_data({1: "Gi0/1"}, uptime=10_000_000))  # type: ignore[arg-type]
+    poll(col)
+    clock.now += 60
+    fake.data[UPTIME] = 3000
+    assert poll(col).rebooted
+
+
+class _V2cAgent(asyncio.DatagramProtocol):
+    """A v2c agent on loopback serving ``data`` (netmon.simulator.agent) to one community."""
+
+    def __init__(self, data: dict[str, object], community: str) -> None:
+        from netmon.simulator.mib import Mib
+        from netmon.snmp import ber
+
+        self.community = community.encode()
+        self.refused = 0
+        self.mib = Mib()
+        for oid, value in data.items():
+            if isinstance(value, Missing):
+                continue
+            if isinstance(value, str):
+                tlv, tag = ber.encode_octets(value.encode()), ber.OCTET_STRING
+            else:
+                assert isinstance(value, int)
+                tlv, tag = ber.encode_unsigned(value, ber.COUNTER64), ber.COUNTER64
+            self.mib.add(tuple(int(p) for p in oid.split(".")), tag, tlv)
+        self.mib.freeze()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        from netmon.simulator.agent import answer
+        from netmon.snmp import ber
+        from netmon.snmp.message import (
+            V2C,
+            decode_request,
+            encode_pdu,
+            message_prefix,
+            wrap_message,
+        )
+
+        req = decode_request(data)
+        if req.community != self.community:
+            self.refused += 1
+            return
+        got = answer(self.mib, req.pdu, V2C, 60_000, 0.0)
+        assert got is not None and self.transport is not None
+        status, index, varbinds = got
+        pdu = encode_pdu(ber.RESPONSE, req.pdu.request_id_tlv, status, index, varbinds)
+        self.transport.sendto(wrap_message(message_prefix(req.version, req.community), pdu), addr)
+
+
+def test_reset_transports_resolves_rotated_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from collector.fast_transport import fast_factory
+    from collector.udp_endpoint import SnmpEndpoint
+
+    async def main() -> None:
+        monkeypatch.setenv("NETMON_TEST_COMMUNITY", "old-community")
+        loop = asyncio.get_running_loop()
+        agent = _V2cAgent(device_data({1: "Gi0/1"}), "old-community")  # type: ignore[arg-type]
+        await loop.create_datagram_endpoint(lambda: agent, local_addr=("127.0.0.1", 0))
+        assert agent.transport is not None
+        ep = SnmpEndpoint()
+        try:
+            port = int(agent.transport.get_extra_info("sockname")[1])
+            t = dataclasses.replace(target(), port=port)
+            col = SnmpCollector(PROFILES, fast_factory(ep))
+            assert (await col.collect(t)).ok
+            # The secret rotates on both sides (the device first, then the env after SIGHUP).
+            agent.community = b"new-community"
+            monkeypatch.setenv("NETMON_TEST_COMMUNITY", "new-community")
+            with pytest.raises(SnmpTimeout):
+                await col.collect(t)  # the transport still holds the old community
+            col.reset_transports()
+            res = await col.collect(t)
+            assert res.ok and not res.labels_refreshed  # the label cache survived
+            assert agent.refused == 1
+        finally:
+            ep.close()
+            agent.transport.close()
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+
+
+def test_forget_drops_the_endpoint_usm_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from collector.fast_transport import fast_factory
+    from collector.udp_endpoint import SnmpEndpoint
+    from netmon.inventory.model import CredentialProfile
+
+    monkeypatch.setenv("FAKE_AUTH", "fake-auth-pass")
+    monkeypatch.setenv("FAKE_PRIV", "fake-priv-pass")
+    v3 = CredentialProfile.model_validate(
+        {
+            "name": "v3",
+            "snmp": {
+                "version": "3",
+                "username": "noc",
+                "auth_protocol": "SHA-256",
+                "auth_key": "env:FAKE_AUTH",
+                "priv_protocol": "AES-128",
+                "priv_key": "env:FAKE_PRIV",
+            },
+        }
+    )
+    ep = SnmpEndpoint()
+    col = SnmpCollector(PROFILES, fast_factory(ep))
+    a = dataclasses.replace(target("a"), profile=v3)
+    b = dataclasses.replace(target("b"), address="127.0.0.2", profile=v3)
+    renamed = dataclasses.replace(a, name="a-renamed")
+    for t in (a, b, renamed):
+        col.transport(t)  # builds the transport: the USM state lives in the endpoint
+    assert len(ep._usm) == 2
+    col.forget("a")  # a-renamed still speaks to that address: its state stays
+    assert len(ep._usm) == 2
+    col.forget("a-renamed")
+    assert [k[0] for k in ep._usm] == [("127.0.0.2", 161)]
+    col.forget("b")
+    col.forget("never-polled")
+    assert ep._usm == {}
