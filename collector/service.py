@@ -145,6 +145,9 @@ class Service:
             self._set_status(False, f"cannot apply: {exc}")
             return False
         self.families.forget_missing(targets)
+        # Rotated secrets (the same env:/file: reference, a new value) take effect on SIGHUP:
+        # transports are rebuilt with freshly resolved secrets; caches and counters stay.
+        self.collector.reset_transports()
         self.inventory = inv
         log.info(
             "inventory: %d devices (%d added, %d removed, %d changed)",

@@ -64,14 +64,28 @@ def test_an_inventory_that_cannot_be_applied_keeps_the_last_good_one(
     assert asyncio.run(svc.reload())
     before = set(svc.scheduler.states)
 
-    def broken(*args: object, **kwargs: object) -> object:
-        raise RuntimeError("surprise")
-
-    monkeypatch.setattr(service_module, "targets_from_inventory", broken)
+    monkeypatch.setattr(service_module, "targets_from_inventory", _broken)
     assert not asyncio.run(svc.reload())
     assert svc.reload_status is not None and not svc.reload_status.success
     assert "surprise" in svc.reload_status.message
     assert set(svc.scheduler.states) == before
+
+
+def test_a_reload_rebuilds_transports_so_rotated_secrets_apply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = Service(tmp_path, load=lambda _: small_inventory())
+    resets: list[bool] = []
+    monkeypatch.setattr(svc.collector, "reset_transports", lambda: resets.append(True))
+    assert asyncio.run(svc.reload())
+    assert resets == [True]
+    monkeypatch.setattr(service_module, "targets_from_inventory", _broken)
+    assert not asyncio.run(svc.reload())  # a failed reload changes nothing
+    assert resets == [True]
+
+
+def _broken(*args: object, **kwargs: object) -> object:
+    raise RuntimeError("surprise")
 
 
 def test_the_watcher_outlives_an_exception(tmp_path: Path) -> None:
