@@ -25,7 +25,7 @@ from collector.targets import targets_from_inventory
 from collector.transport import SnmpTransport
 from collector.udp_endpoint import SnmpEndpoint
 from exporters.exposition import render_text
-from exporters.families import FamilyBuilder, ReloadStatus
+from exporters.families import Family, FamilyBuilder, LabelSet, ReloadStatus
 from exporters.http import HEALTH, SELF, MetricsServer
 from netmon.errors import ConfigError, InventoryError
 from netmon.inventory.model import Inventory
@@ -119,6 +119,7 @@ class Service:
         self._watch_interval = watch_interval
         self._signature = inventory_signature(inventory_path)
         self._reload_requested = asyncio.Event()
+        self.server: MetricsServer | None = None
 
     # --- inventory ----------------------------------------------------------------------
 
@@ -224,8 +225,57 @@ class Service:
                 tables=False,
             )
         else:
-            fams = self.families.families(self.states(province))
-        return render_text(fams)
+            return render_text(self.families.families(self.states(province)))
+        return render_text([*fams, *self.plumbing_families()])
+
+    def plumbing_families(self) -> list[Family]:
+        """The SNMP socket's and the HTTP server's own counters: a socket that cannot send
+        shows here as errors, not only as devices timing out."""
+        out: list[Family] = []
+        if self.endpoint is not None:
+            st = self.endpoint.stats
+            datagrams = Family(
+                "netmon_snmp_datagrams_total", "counter", "Datagrams on the shared SNMP socket."
+            )
+            for event in ("sent", "retransmits", "received", "matched", "unmatched"):
+                datagrams.samples.append((LabelSet((("event", event),)), getattr(st, event)))
+            datagrams.samples.append((LabelSet((("event", "undecodable"),)), st.undecodable))
+            out.append(datagrams)
+            out.append(
+                Family(
+                    "netmon_snmp_socket_errors_total",
+                    "counter",
+                    "Send/receive errors the SNMP socket reported (e.g. no route, refused).",
+                    [(LabelSet(()), st.socket_errors)],
+                )
+            )
+        if self.server is not None:
+            srv = self.server
+            out.append(
+                Family(
+                    "netmon_http_connections",
+                    "gauge",
+                    "/metrics connections being served.",
+                    [(LabelSet(()), srv.active)],
+                )
+            )
+            out.append(
+                Family(
+                    "netmon_http_rejected_total",
+                    "counter",
+                    "Connections answered 503: too many at once.",
+                    [(LabelSet(()), srv.rejected)],
+                )
+            )
+            out.append(
+                Family(
+                    "netmon_http_write_timeouts_total",
+                    "counter",
+                    "Replies cut because the client stopped reading.",
+                    [(LabelSet(()), srv.write_timeouts)],
+                )
+            )
+        return out
 
     # --- running ------------------------------------------------------------------------
 
@@ -242,7 +292,7 @@ class Service:
         if not await self.reload():
             log.error("inventory: cannot start without a valid inventory")
             return 2
-        server = MetricsServer(self.render)
+        server = self.server = MetricsServer(self.render)
         try:
             bound = await server.start(host, port)
         except OSError as exc:

@@ -108,3 +108,21 @@ def test_the_watcher_outlives_an_exception(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert calls >= 3
+
+
+def test_socket_errors_are_exported_not_only_timeouts(tmp_path: Path) -> None:
+    from support.collector_lab import value_of
+
+    from exporters.http import HEALTH, SELF
+
+    svc = Service(tmp_path, load=lambda _: small_inventory())
+    assert asyncio.run(svc.reload())
+    assert svc.endpoint is not None
+    text = svc.render(SELF).decode()
+    assert value_of(text, "netmon_snmp_socket_errors_total") == 0
+    assert value_of(text, "netmon_snmp_datagrams_total", event="sent") == 0
+    # What the kernel says when a loopback-bound socket sends to another network.
+    svc.endpoint.error_received(OSError(22, "Invalid argument"))
+    for view in (SELF, HEALTH, None):
+        text = svc.render(view).decode()
+        assert value_of(text, "netmon_snmp_socket_errors_total") == 1, view
