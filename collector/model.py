@@ -93,7 +93,6 @@ class DeviceState:
     target: Target
     up: bool = False
     last: PollResult | None = None  # the last successful poll
-    last_error: str | None = None
     last_error_kind: str | None = None
     last_duration: float = 0.0
     last_success: float = 0.0  # unix time

@@ -22,7 +22,6 @@ import heapq
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -75,7 +74,6 @@ class SchedulerStats:
     polls: int
     in_flight: int
     status_in_flight: int
-    polls_last_minute: int
     last_lag: float  # how late the last poll got its turn (semaphore wait), seconds
     cycle_seconds: float  # age of the oldest poll result: how long a sweep of all takes
 
@@ -118,7 +116,6 @@ class Scheduler:
         self.polls = 0
         self.in_flight = 0
         self.status_in_flight = 0
-        self._recent: deque[float] = deque()
         self._last_lag = 0.0
 
     # --- targets ------------------------------------------------------------------------
@@ -257,8 +254,6 @@ class Scheduler:
         slot = self._slots[name]
         now = self._wall()
         self.polls += 1
-        self._recent.append(self._clock())
-        self._trim_recent()  # bounded even when nobody scrapes the stats
         state.polls += 1
         state.varbinds += result.varbinds
         state.last_duration = duration
@@ -270,7 +265,7 @@ class Scheduler:
             state.last_success = now
             if state.last_error_kind is not None:
                 log.info("%s: polled again after %s", name, state.last_error_kind)
-            state.last_error = state.last_error_kind = None
+            state.last_error_kind = None
             if state.status_time < now - duration:
                 state.status_overlay = {}
             if result.rebooted:
@@ -284,7 +279,7 @@ class Scheduler:
             # Log when the trouble starts or changes, not on every failed poll.
             level = logging.DEBUG if kind == state.last_error_kind else logging.WARNING
             log.log(level, "%s: poll failed (%s): %s", name, kind, result.error)
-            state.last_error, state.last_error_kind = result.error, kind
+            state.last_error_kind = kind
         state.up = slot.full_ok and slot.status_ok
 
     async def _status(self, name: str, generation: int) -> None:
@@ -324,22 +319,15 @@ class Scheduler:
 
     # --- running ------------------------------------------------------------------------
 
-    def _trim_recent(self) -> None:
-        horizon = self._clock() - 60.0
-        while self._recent and self._recent[0] < horizon:
-            self._recent.popleft()
-
     def stats(self) -> SchedulerStats:
         now = self._wall()
         polled = [s.last_poll for s in self.states.values() if s.last_poll]
         cycle = now - min(polled) if polled else 0.0
-        self._trim_recent()
         return SchedulerStats(
             started=self._started_wall,
             polls=self.polls,
             in_flight=self.in_flight,
             status_in_flight=self.status_in_flight,
-            polls_last_minute=len(self._recent),
             last_lag=self._last_lag,
             cycle_seconds=cycle,
         )

@@ -2,9 +2,11 @@
 
 NetmonError
 ├── InventoryError      the inventory files are wrong (carries every problem, with file:line)
+├── TopologyError       the links do not form a backbone (a loop, a link to an unknown device)
 ├── ConfigError         a setting or a secret reference cannot be resolved
-├── SnmpError           SNMP wire or protocol trouble (see netmon.snmp for the subtree)
-└── CollectorError      a poll failed in a way the collector reports per device
+└── SnmpError           SNMP wire or protocol trouble: netmon.snmp's BerError, MessageError,
+                        UsmDrop; the collector's SnmpTransportError (one per error kind);
+                        the simulator's SimulatorError (bad control requests, bad devices)
 """
 
 from __future__ import annotations
@@ -43,7 +45,3 @@ class ConfigError(NetmonError):
 
 class SnmpError(NetmonError):
     """SNMP wire or protocol trouble."""
-
-
-class CollectorError(NetmonError):
-    """A poll failed; reported per device, never fatal to the run."""

@@ -25,7 +25,6 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from netmon.inventory.regions import REGION_OF
 
-CENTRE_CORES = ("centre-core1", "centre-core2")
 DISTRIBUTION_THRESHOLD = 12  # a hub serving more districts than this gets a distribution switch
 
 # Platform mixes: (platform, weight). Core: the carrier-grade vendors a ministry buys;

@@ -255,10 +255,6 @@ class DefaultsFile(Frozen):
     defaults: Defaults = Defaults()
 
 
-class CredentialsFile(Frozen):
-    profiles: tuple[CredentialProfile, ...]
-
-
 # --- the loaded whole --------------------------------------------------------------------------
 
 
