@@ -125,7 +125,7 @@ class Service:
 
     async def reload(self) -> bool:
         """Load the inventory and apply it; on error keep the last good one."""
-        self._signature = inventory_signature(self.inventory_path)
+        self._signature = await asyncio.to_thread(inventory_signature, self.inventory_path)
         try:
             inv = await asyncio.to_thread(self._load, self.inventory_path)
         except InventoryError as exc:

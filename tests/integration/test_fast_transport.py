@@ -182,10 +182,10 @@ def same_poll(a: Any, b: Any) -> None:
             assert tab_a[column] == tab_b[column], column
 
 
-def lab_poll(port: int, snmp: SnmpV2c | SnmpV3, which: str) -> Any:
+def lab_poll(port: int, snmp: SnmpV2c | SnmpV3, which: str, source: str = "127.0.0.1") -> Any:
     async def main() -> Any:
         if which == "fast":
-            ep = SnmpEndpoint()
+            ep = SnmpEndpoint(source)
             try:
                 return await poll(FastSnmpTransport(ep, "127.0.0.1", port, snmp, TIMING))
             finally:
@@ -206,6 +206,14 @@ def test_snmpd_v2c_same_as_pysnmp(snmpd: int) -> None:
     system, table = fast
     assert isinstance(dict(system)["1.3.6.1.2.1.1.1.0"], str)  # sysDescr
     assert "lo" in table["1.3.6.1.2.1.31.1.1.1.1"].values()  # ifName
+
+
+def test_a_wildcard_bound_socket_polls_the_same(snmpd: int) -> None:
+    # What `netmon run` binds once devices are off loopback (collector.service.source_address):
+    # the kernel picks the source per route; here the route is loopback and nothing else.
+    same_poll(lab_poll(snmpd, V2, "fast", source="0.0.0.0"), lab_poll(snmpd, V2, "fast"))
+    same_poll(lab_poll(snmpd, v3(next(iter(V3_USERS))), "fast", source="0.0.0.0"),
+              lab_poll(snmpd, V2, "pysnmp"))  # fmt: skip
 
 
 @pytest.mark.parametrize("user", list(V3_USERS))
