@@ -81,17 +81,24 @@ def test_deadline_is_bounded_by_interval_and_timing() -> None:
     assert poll_deadline(target(interval=1.0), requests_bound=10) == pytest.approx(0.9)
 
 
+async def polled_once(targets: dict[str, Target]) -> tuple[Clock, ScriptedCollector, Scheduler]:
+    """A scheduler without start-up spread whose devices were each polled once, successfully."""
+    clock = Clock()
+    col = ScriptedCollector()
+    sched = Scheduler(col, clock=clock, startup_window=0.0)
+    sched.set_targets(targets)
+    for name in targets:
+        col.gate(name).set()
+    await sched.poll_all_once()
+    return clock, col, sched
+
+
 def test_scheduler_state_does_not_grow_with_polls() -> None:
     async def main() -> None:
-        clock = Clock()
-        col = ScriptedCollector()
-        sched = Scheduler(col, clock=clock, startup_window=0.0)
-        sched.set_targets({n: target(n) for n in ("a", "b", "c")})
-        for n in ("a", "b", "c"):
-            col.gate(n).set()
-        for _ in range(20):  # 20 sweeps, 30 s apart, and never a call to stats()
-            await sched.poll_all_once()
+        clock, _, sched = await polled_once({n: target(n) for n in ("a", "b", "c")})
+        for _ in range(19):  # 19 more sweeps, 30 s apart, and never a call to stats()
             clock.now += 30.0
+            await sched.poll_all_once()
         assert sched.polls == 60
         # No per-poll history is kept at all: the poll rate is rate() of the exported counter.
         held = [v for v in vars(sched).values() if isinstance(v, (list, deque, dict))]
@@ -223,13 +230,8 @@ def test_polls_keep_their_phase_inside_the_interval() -> None:
 
 def test_status_poll_overlays_oper_status_and_failure_marks_down() -> None:
     async def main() -> None:
-        clock = Clock()
-        col = ScriptedCollector()
-        sched = Scheduler(col, clock=clock, startup_window=0.0)
         t = target("a", interval=60.0, status_interval=5.0, uplinks=("Gi0/1",))
-        sched.set_targets({"a": t})
-        col.gate("a").set()
-        await sched.poll_all_once()
+        clock, col, sched = await polled_once({"a": t})
         col.status["a"] = StatusResult(ok=True, oper_status={"1": 2})
         clock.now += 5.0
         sched.dispatch(clock.now)
@@ -247,13 +249,8 @@ def test_status_poll_overlays_oper_status_and_failure_marks_down() -> None:
 
 def test_a_changed_device_stays_up_until_a_poll_says_otherwise() -> None:
     async def main() -> None:
-        clock = Clock()
-        col = ScriptedCollector()
-        sched = Scheduler(col, clock=clock, startup_window=0.0)
         t = target("a", interval=60.0, status_interval=5.0, uplinks=("Gi0/1",))
-        sched.set_targets({"a": t})
-        col.gate("a").set()
-        await sched.poll_all_once()
+        clock, col, sched = await polled_once({"a": t})
         assert sched.states["a"].up
         col.status["a"] = StatusResult(ok=True, oper_status={"1": 1})
         sched.set_targets(
