@@ -52,20 +52,13 @@ from exporters.exposition import FamiliesCollector, render_text
 from exporters.families import FamilyBuilder, ReloadStatus
 from netmon.inventory.loader import default_inventory_path, load_inventory
 from netmon.inventory.model import SnmpV2c
+from netmon.ports import free_port
 from netmon.simulator.testbed import SECRETS
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET_ENV = {**SECRETS, "NETMON_SIM_SSH_PASSWORD": "netmon-sim-ssh"}
 CONCURRENCY = 64
 EXPORTER = "/usr/bin/prometheus-snmp-exporter"
-
-
-def _free_port(kind: int) -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _proc_cpu(pid: int) -> float:
@@ -195,7 +188,7 @@ def netmon_run_rss(
     sim_port: int, devices: int, env: dict[str, str], tmp: Path
 ) -> tuple[float, int, float]:
     """Start `netmon run` on the simulated backbone; RSS once every device is up (or 60 s)."""
-    port = _free_port(1)
+    port = free_port(1)
     url = f"http://127.0.0.1:{port}/collector/metrics"
     with open(tmp / "run.log", "wb") as log:
         proc = subprocess.Popen(
@@ -280,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(SECRET_ENV)
 
     inventory = load_inventory(default_inventory_path())
-    sim_port = _free_port(2)
-    control = _free_port(1)
-    exporter_port = _free_port(1)
+    sim_port = free_port(2)
+    control = free_port(1)
+    exporter_port = free_port(1)
     targets = targets_from_inventory(inventory, port_override=sim_port)
     v2c = {n: t for n, t in targets.items() if t.profile and isinstance(t.profile.snmp, SnmpV2c)}
     if args.devices:

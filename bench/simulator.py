@@ -24,6 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from netmon.ports import free_port
 from netmon.simulator.testbed import SECRETS, write_inventory
 from netmon.snmp import ber
 from netmon.snmp import message as msg
@@ -46,12 +47,6 @@ SIM_SECRETS = {
 }
 
 OID = tuple[int, ...]
-
-
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -207,7 +202,7 @@ def bench_agents() -> list[tuple[str, str, float, int]]:
     rows: list[tuple[str, str, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        snmpd_port = _free_port(socket.SOCK_DGRAM)
+        snmpd_port = free_port(socket.SOCK_DGRAM)
         conf = _snmpd_config(snmpd_port, work)
         snmpd = subprocess.Popen(
             [
@@ -226,12 +221,12 @@ def bench_agents() -> list[tuple[str, str, float, int]]:
             stderr=subprocess.DEVNULL,
         )
         write_inventory(work / "inventory", net=77)
-        sim_port = _free_port(socket.SOCK_DGRAM)
+        sim_port = free_port(socket.SOCK_DGRAM)
         sim = subprocess.Popen(
             [
                 *(sys.executable, "-m", "netmon.cli", "--log-level", "WARNING", "simulate"),
                 *("--inventory", str(work / "inventory"), "--port", str(sim_port)),
-                *("--control-port", str(_free_port(socket.SOCK_STREAM)), "--latency-scale", "0"),
+                *("--control-port", str(free_port(socket.SOCK_STREAM)), "--latency-scale", "0"),
             ],
             env={**os.environ, **SIM_SECRETS},
             cwd=REPO,
@@ -330,13 +325,13 @@ def bench_backbone() -> dict[str, float]:
     from netmon.inventory.model import SnmpV2c
 
     inv = load_inventory(default_inventory_path())
-    port = _free_port(socket.SOCK_DGRAM)
+    port = free_port(socket.SOCK_DGRAM)
     targets = []
     for _, dev in inv.devices():
         profile = inv.profile(dev.credentials or inv.defaults.credentials or "")
         if profile is not None and isinstance(profile.snmp, SnmpV2c):
             targets.append((dev.address, port))
-    control = _free_port(socket.SOCK_STREAM)
+    control = free_port(socket.SOCK_STREAM)
     t0 = time.monotonic()
     proc = subprocess.Popen(
         [

@@ -30,6 +30,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from netmon.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 TRANSPORTS = ("pysnmp", "fast")
 
@@ -140,14 +142,6 @@ def slice_inventory(src: Path, dst: Path, devices: int) -> int:
     return count
 
 
-def _free_port(kind: int) -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -198,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-transport-") as tmp:
         inv = Path(tmp) / "inventory"
         n = slice_inventory(args.inventory, inv, args.devices)
-        port, control = _free_port(2), _free_port(1)  # SOCK_DGRAM, SOCK_STREAM
+        port, control = free_port(2), free_port(1)  # SOCK_DGRAM, SOCK_STREAM
         sim_argv = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING", "simulate"]
         sim_argv += ["--inventory", str(inv), "--port", str(port), "--control-port", str(control)]
         sim = subprocess.Popen(sim_argv, env=env, cwd=ROOT, start_new_session=True)

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,18 +32,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: Ctrl-C)")
     p.add_argument("--refresh", type=float, default=2.0, help="seconds between screen updates")
     p.set_defaults(func=_demo)
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -75,6 +62,7 @@ def _fetch(url: str) -> str | None:
 def _demo(args: argparse.Namespace) -> int:
     from netmon.inventory.loader import default_inventory_path
     from netmon.live_view import render, summarise
+    from netmon.ports import free_tcp_port, free_udp_port
     from netmon.simulator.secrets import SIMULATION_SECRETS
 
     host, _, _port = args.listen.rpartition(":")
@@ -82,13 +70,13 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"netmon demo: --listen {args.listen}: only loopback is allowed", file=sys.stderr)
         return 2
     inventory = str(args.inventory or default_inventory_path())
-    snmp_port = args.snmp_port or _free_udp_port()
+    snmp_port = args.snmp_port or free_udp_port()
     env = {**os.environ}
     for name, value in SIMULATION_SECRETS.items():
         env.setdefault(name, value)
     netmon = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
     simulate = [*netmon, "simulate", "--inventory", inventory, "--port", str(snmp_port)]
-    control_port = _free_tcp_port()
+    control_port = free_tcp_port()
     simulate += ["--control-port", str(control_port)]
     run = [*netmon, "run", "--inventory", inventory, "--listen", args.listen]
     run += ["--port-override", str(snmp_port)]

@@ -6,26 +6,24 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-LOOPBACK = "127.0.0.1"
+from netmon.ports import LOOPBACK, free_tcp_port, free_udp_port
 
-
-def free_tcp_port(host: str = LOOPBACK) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def free_udp_port(host: str = LOOPBACK) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+__all__ = [
+    "LOOPBACK",
+    "ProcessExited",
+    "free_tcp_port",
+    "free_udp_port",
+    "http_ok",
+    "running",
+    "stop",
+    "wait_for",
+]
 
 
 class ProcessExited(RuntimeError):
