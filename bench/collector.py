@@ -43,7 +43,7 @@ from collector.fast_transport import fast_factory
 from collector.model import Target
 from collector.profiles import Profiles, load_profiles
 from collector.scheduler import Scheduler
-from collector.service import pysnmp_factory
+from netmon.service import pysnmp_factory
 from collector.snmp_collector import SnmpCollector
 from collector.snmp_transport import PysnmpEngine
 from collector.targets import targets_from_inventory

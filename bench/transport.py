@@ -49,7 +49,7 @@ def child(
 ) -> None:
     from collector.fast_transport import fast_factory
     from collector.profiles import load_profiles
-    from collector.service import pysnmp_factory
+    from netmon.service import pysnmp_factory
     from collector.snmp_transport import PysnmpEngine
     from collector.targets import targets_from_inventory
     from collector.transport import SnmpTransport, SnmpTransportError

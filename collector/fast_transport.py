@@ -433,7 +433,7 @@ def make_fast_transport(
 
 
 def fast_factory(endpoint: SnmpEndpoint) -> Callable[[Target], SnmpTransport]:
-    """``collector.service.pysnmp_factory``'s twin: a transport per collector Target."""
+    """``netmon.service.pysnmp_factory``'s twin: a transport per collector Target."""
 
     def make(target: Target) -> SnmpTransport:
         profile = target.profile

@@ -116,7 +116,7 @@ def _serve(
     import asyncio
     import signal
 
-    from collector.service import Service
+    from netmon.service import Service
 
     async def main() -> int:
         stop = asyncio.Event()

@@ -18,7 +18,7 @@ from support.procs import free_udp_port, running
 
 from collector.fast_transport import fast_factory
 from collector.model import Target
-from collector.service import pysnmp_factory
+from netmon.service import pysnmp_factory
 from collector.snmp_transport import PysnmpEngine
 from collector.transport import Missing, SnmpGarbage, SnmpTimeout, SnmpTransport
 from collector.udp_endpoint import SnmpEndpoint

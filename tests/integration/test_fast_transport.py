@@ -209,7 +209,7 @@ def test_snmpd_v2c_same_as_pysnmp(snmpd: int) -> None:
 
 
 def test_a_wildcard_bound_socket_polls_the_same(snmpd: int) -> None:
-    # What `netmon run` binds once devices are off loopback (collector.service.source_address):
+    # What `netmon run` binds once devices are off loopback (netmon.service.source_address):
     # the kernel picks the source per route; here the route is loopback and nothing else.
     same_poll(lab_poll(snmpd, V2, "fast", source="0.0.0.0"), lab_poll(snmpd, V2, "fast"))
     same_poll(lab_poll(snmpd, v3(next(iter(V3_USERS))), "fast", source="0.0.0.0"),

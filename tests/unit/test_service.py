@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from support.collector_lab import target
 
-import collector.service as service_module
-from collector.service import UNREADABLE, Service, inventory_signature, source_address
+import netmon.service as service_module
+from netmon.service import UNREADABLE, Service, inventory_signature, source_address
 from netmon.simulator.testbed import small_inventory
 
 # A documentation address (RFC 5737): the tests never poll, so nothing is ever sent to it.

@@ -1,4 +1,7 @@
-"""The running collector: inventory (with hot reload) + scheduler + SNMP collector + /metrics.
+"""The wiring of `netmon run`: inventory (with hot reload) + scheduler + SNMP collector + /metrics.
+
+The one place that knows both collectors and exporters: collectors produce state, exporters
+read it.
 
 Reloads come from SIGHUP or from a change of any inventory file (mtimes polled every few
 seconds). A broken edit keeps the last good inventory running, logs every file:line problem
