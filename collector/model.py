@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from collector.ssh_model import SshData
 from netmon.inventory.model import CredentialProfile
 
 TOPOLOGY_LABELS = ("province", "province_code", "district", "site", "device", "role", "region")
@@ -70,6 +71,7 @@ class PollResult:
     labels_refreshed: bool = False
     # link interfaces only: ifIndex -> (receive, transmit) bits/s; None: no trustworthy rate
     rates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    ssh: SshData | None = None  # what the SSH/CLI poll told (collector/ssh_collector.py)
 
     @classmethod
     def failed(cls, kind: str, message: str, varbinds: int = 0) -> PollResult:

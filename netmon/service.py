@@ -24,6 +24,7 @@ from collector.profiles import Profiles, load_profiles
 from collector.scheduler import DEFAULT_CONCURRENCY, Scheduler
 from collector.snmp_collector import SnmpCollector
 from collector.snmp_transport import PysnmpEngine, PysnmpTransport, auth_data
+from collector.ssh_targets import SshOptions
 from collector.targets import targets_from_inventory
 from collector.transport import SnmpTransport
 from collector.udp_endpoint import SnmpEndpoint
@@ -32,6 +33,7 @@ from exporters.families import Family, FamilyBuilder, LabelSet, ReloadStatus
 from exporters.http import HEALTH, SELF, MetricsServer
 from netmon.errors import ConfigError, InventoryError
 from netmon.inventory.model import Inventory
+from netmon.ssh_wiring import SshHook
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,7 @@ class Service:
         watch_interval: float = WATCH_INTERVAL,
         transport: str = "fast",
         snmp_source: str | None = None,
+        ssh: SshOptions | None = None,
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
@@ -114,7 +117,8 @@ class Service:
             self.engine = PysnmpEngine()
             factory = pysnmp_factory(self.engine)
         self.collector = SnmpCollector(self.profiles, factory)
-        self.scheduler = Scheduler(self.collector, concurrency=concurrency)
+        self.ssh = SshHook(ssh)  # SNMP + SSH merged per device (netmon/ssh_wiring.py)
+        self.scheduler = Scheduler(self.ssh.wrap(self.collector), concurrency=concurrency)
         self.families = FamilyBuilder(self.profiles)
         self.reload_status: ReloadStatus | None = None
         self.inventory: Inventory | None = None
@@ -142,6 +146,7 @@ class Service:
             return False
         try:
             targets = targets_from_inventory(inv, port_override=self.port_override)
+            targets = self.ssh.extend(inv, targets)  # + CLI-only devices, cabling topology
             self._choose_source(targets)
             added, removed, changed = self.scheduler.set_targets(targets)
         except Exception as exc:  # a surprise here must not stop the service either
@@ -228,8 +233,10 @@ class Service:
                 tables=False,
             )
         else:
-            return render_text(self.families.families(self.states(province)))
-        return render_text([*fams, *self.plumbing_families()])
+            states = self.states(province)
+            return render_text([*self.families.families(states), *self.ssh.families(states)])
+        ssh = self.ssh.families(self.states()) if province is None else []
+        return render_text([*fams, *ssh, *self.plumbing_families()])
 
     def plumbing_families(self) -> list[Family]:
         """The SNMP socket's and the HTTP server's own counters: a socket that cannot send
@@ -283,6 +290,7 @@ class Service:
     # --- running ------------------------------------------------------------------------
 
     def close(self) -> None:
+        self.ssh.close()
         if self.engine is not None:
             self.engine.close()
         if self.endpoint is not None:

@@ -8,6 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
+from collector.ssh_targets import SshOptions
+from netmon.ssh_wiring import add_ssh_arguments, ssh_options
+
 log = logging.getLogger("netmon.run")
 
 DEFAULT_LISTEN = "127.0.0.1:9800"
@@ -72,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
     )
+    add_ssh_arguments(p)
     p.set_defaults(func=handle)
 
 
@@ -100,7 +104,14 @@ def handle(args: argparse.Namespace) -> int:
         sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
         return 0
     return _serve(
-        path, host, port, args.port_override, args.concurrency, args.transport, args.snmp_source
+        path,
+        host,
+        port,
+        args.port_override,
+        args.concurrency,
+        args.transport,
+        args.snmp_source,
+        ssh=ssh_options(args),
     )
 
 
@@ -112,6 +123,7 @@ def _serve(
     concurrency: int,
     transport: str,
     snmp_source: str | None,
+    ssh: SshOptions | None = None,
 ) -> int:
     import asyncio
     import signal
@@ -126,6 +138,7 @@ def _serve(
             concurrency=concurrency,
             transport=transport,
             snmp_source=snmp_source,
+            ssh=ssh,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
