@@ -45,7 +45,31 @@ _ACTIONS: dict[str, tuple[str, list[tuple[str, type, str]]]] = {
         [("device", str, "")],
     ),
     "clear": ("heal everything injected (or on one device)", []),
+    # SSH devices (netmon simulate --ssh-port): what their CLI reports
+    "optic-degrade": (
+        "lower an optic's received power by DB dBm (a dirty connector, a bent fibre)",
+        [("device", str, ""), ("interface", str, "interface name")],
+    ),
+    "miscable": (
+        "LLDP on the interface sees another device/port (a link patched wrong)",
+        [
+            ("device", str, ""),
+            ("interface", str, "interface name"),
+            ("peer_device", str, "what LLDP shows"),
+            ("peer_interface", str, "what LLDP shows"),
+        ],
+    ),
+    "ssh-hang": ("the CLI stops half-way through its next answer", [("device", str, "")]),
+    "ssh-garbage": (
+        "one kind of CLI command answers unreadable text",
+        [("device", str, ""), ("kind", str, "optics, bgp, ospf or lldp")],
+    ),
 }
+
+
+_HEALABLE = {"dead", "site-outage", "province-outage", "garbage", "walk-loop", "no-view"}
+_HEALABLE |= {"optic-degrade", "miscable", "ssh-hang", "ssh-garbage"}
+_OPTIONAL = {("miscable", "peer_device"), ("miscable", "peer_interface")}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,11 +84,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, (help_, params) in _ACTIONS.items():
         a = acts.add_parser(name, help=help_, description=help_)
         for arg, typ, arg_help in params:
-            a.add_argument(arg, type=typ, help=arg_help or None)
+            if (name, arg) in _OPTIONAL:  # miscable --heal needs no peer
+                a.add_argument(arg, type=typ, help=arg_help or None, nargs="?", default="")
+            else:
+                a.add_argument(arg, type=typ, help=arg_help or None)
         if name == "flap":
             a.add_argument("--times", type=int, default=3)
             a.add_argument("--interval", type=float, default=2.0, help="seconds down, then up")
-        if name in ("dead", "site-outage", "province-outage", "garbage", "walk-loop", "no-view"):
+        if name == "optic-degrade":
+            a.add_argument("--db", type=float, default=8.0, help="dB of Rx loss (8)")
+        if name in _HEALABLE:
             a.add_argument("--heal", action="store_true", help="undo this injection")
         if name == "clear":
             a.add_argument("device", nargs="?", default=None, help="only this device")
@@ -105,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         body = {"action": action.replace("-", "_")}
         for arg, _, _ in _ACTIONS[action][1]:
             body[arg] = getattr(args, arg)
-        for extra in ("times", "interval", "heal"):
+        for extra in ("times", "interval", "heal", "db"):
             if hasattr(args, extra):
                 body[extra] = getattr(args, extra)
         if action == "clear" and args.device:

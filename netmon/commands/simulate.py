@@ -7,6 +7,8 @@ import ipaddress
 import logging
 from pathlib import Path
 
+from netmon.simulator import ssh_setup
+
 log = logging.getLogger("netmon.simulate")
 
 
@@ -53,6 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=1.0,
         help="multiply each device's distance latency (0 answers at once)",
     )
+    ssh_setup.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -87,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         try:
             await sim.start()
+            ssh = await ssh_setup.start(args, inventory, backbone)
         except NetmonError as exc:
             log.error("cannot start the simulator: %s", exc)
+            await sim.stop()
             return 2
         v3 = sum(1 for n in nodes if n.v3 is not None)
         ports = sorted({n.dev.port for n in nodes})
@@ -104,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         )
         await stop.wait()
         log.info("stopping")
+        if ssh is not None:
+            await ssh.stop()
         await sim.stop()
         return 0
 

@@ -150,6 +150,10 @@ class Backbone:
         self.scheduler: Scheduler | None = None  # loop.call_later, set by the server
         self._trap_id = 1
         self._flaps: dict[tuple[str, str], list[Any]] = {}
+        # Other control surfaces (the SSH devices' CLI faults): tried before the built-ins;
+        # an extension returns None for an action that is not its own.
+        self.extensions: list[Callable[[str, dict[str, Any]], dict[str, Any] | None]] = []
+        self.status_extras: dict[str, Callable[[], Any]] = {}
         # Both ends of every link, keyed by either end.
         self.peer: dict[tuple[str, str], tuple[str, str]] = {}
         for a, b in links:
@@ -460,6 +464,7 @@ class Backbone:
             "counters": self.totals.as_dict(),
             "injected": {n: d["faults"] for n, d in devices.items() if "faults" in d},
             "devices": devices,
+            **{k: extra() for k, extra in self.status_extras.items()},
         }
 
     def control(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -479,6 +484,10 @@ class Backbone:
             return float(v)
 
         up = not bool(p.get("heal", False))
+        for extension in self.extensions:
+            handled = extension(action, p)
+            if handled is not None:
+                return handled
         if action == "status":
             return self.status()
         if action == "link_down":
@@ -536,7 +545,8 @@ def build(
     resolve: Callable[[str], str] | None = None,
     v3_factory: Callable[[str, SnmpV3, Callable[[str], str]], V3Agent] | None = None,
 ) -> tuple[list[Node], list[tuple[tuple[str, str], tuple[str, str]]]]:
-    """Every SNMP device of the inventory as a Node, plus the links' end pairs.
+    """Every device of the inventory as a Node (a CLI-only one answers no SNMP), plus the
+    links' end pairs.
 
     Raises SimulatorError for a non-loopback device address (naming the device) or a secret
     that cannot be resolved.
@@ -560,8 +570,6 @@ def build(
         )
     nodes: list[Node] = []
     for ps, device in inventory.devices():
-        if Method.snmp not in device.methods:
-            continue
         if not _is_loopback(device.address):
             raise SimulatorError(
                 f"device {device.name} has address {device.address}: the simulator serves "
@@ -569,7 +577,7 @@ def build(
             )
         profile_name = device.credentials or inventory.defaults.credentials
         profile = inventory.profile(profile_name) if profile_name else None
-        if profile is None or profile.snmp is None:
+        if profile is None or (profile.snmp is None and Method.snmp in device.methods):
             continue
         site = ps.site
         specs = _interface_specs(device, site.name_en, ends.get(device.name, {}), device.role.value)
@@ -587,7 +595,9 @@ def build(
             now=now,
         )
         try:
-            if isinstance(profile.snmp, SnmpV2c):
+            if profile.snmp is None or Method.snmp not in device.methods:
+                node = Node(dev, None, None)  # CLI only: served over SSH, not SNMP
+            elif isinstance(profile.snmp, SnmpV2c):
                 node = Node(dev, resolve(profile.snmp.community).encode(), None)
             else:
                 if v3_factory is None:

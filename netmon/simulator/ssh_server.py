@@ -106,7 +106,7 @@ class _Server(asyncssh.SSHServer):
         conn.send_auth_banner(
             "*** Ministry of Interior ICT backbone: authorised access only. ***\r\n"
         )
-        self.sim.logins += 1
+        self.sim.sessions += 1
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -116,31 +116,28 @@ class _Server(asyncssh.SSHServer):
 
     def validate_password(self, username: str, password: str) -> bool:
         user = username.split("+", 1)[0]  # RouterOS login options: user+ct511w4098h
-        return user == self.sim.username and password == self.sim.password
+        return self.sim.logins.get(self.device) == (user, password)
 
 
 class SshSimulator:
     def __init__(
         self,
         backbone: Backbone,
-        devices: list[str],
+        logins: dict[str, tuple[str, str]],  # device -> (username, password) it accepts
         *,
         port: int,
-        username: str,
-        password: str,
         key_seed: str = "netmon-sim",
         book: CliFaultBook | None = None,
     ) -> None:
         self.backbone = backbone
-        self.devices = devices
+        self.devices = list(logins)
+        self.logins = logins
         self.port = port
-        self.username = username
-        self.password = password
         self.key_seed = key_seed
         self.book = book or CliFaultBook(backbone)
         self.servers: list[asyncssh.SSHAcceptor] = []
-        self.keys = {name: host_key(name, key_seed) for name in devices}
-        self.logins = 0
+        self.keys = {name: host_key(name, key_seed) for name in self.devices}
+        self.sessions = 0
         self.commands = 0
 
     def dead(self, device: str) -> bool:
@@ -202,7 +199,7 @@ class SshSimulator:
         node = self.backbone.node(name)
         platform = node.dev.platform
         fam = family(platform)
-        user = (process.get_extra_info("username") or self.username).split("+", 1)[0]
+        user = str(process.get_extra_info("username") or "netmon").split("+", 1)[0]
         p = prompt(platform, name, user)
         paging = bool(_PAGING_OFF[fam])
         process.stdout.write(banner(platform, name) + p)
