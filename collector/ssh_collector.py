@@ -82,6 +82,7 @@ class SshCollector:
         self._clock = clock
         self._wall = wall
         self._sem = asyncio.Semaphore(workers)
+        self.backoff_first = BACKOFF_FIRST
         # spare threads: a worker whose session was aborted may take a moment to unwind
         self._pool = ThreadPoolExecutor(max_workers=workers * 2, thread_name_prefix="ssh")
 
@@ -106,8 +107,10 @@ class SshCollector:
             self._pool.submit(session.close)
 
     def close(self) -> None:
-        for name in list(self._devices):
-            self.forget(name)
+        for dev in self._devices.values():
+            if dev.session is not None:
+                dev.session.abort()  # closes the sockets; no waiting on a device
+        self._devices.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # --- polling ------------------------------------------------------------------------
@@ -132,7 +135,7 @@ class SshCollector:
                 if exc.kind != "backoff":
                     health.errors[exc.kind] += 1
                     health.failures += 1
-                    wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (health.failures - 1))
+                    wait = min(BACKOFF_MAX, self.backoff_first * 2 ** (health.failures - 1))
                     health.retry_at = self._clock() + wait
                 health.up = False
                 health.polls += 1

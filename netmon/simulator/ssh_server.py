@@ -98,15 +98,22 @@ class _Server(asyncssh.SSHServer):
     def __init__(self, sim: SshSimulator, device: str) -> None:
         self.sim = sim
         self.device = device
+        self.conn: asyncssh.SSHServerConnection | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         if self.sim.dead(self.device):
             conn.abort()  # a dead device: the connection drops
             return
+        self.conn = conn
+        self.sim.connections.add(conn)
         conn.send_auth_banner(
             "*** Ministry of Interior ICT backbone: authorised access only. ***\r\n"
         )
         self.sim.sessions += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.sim.connections.discard(self.conn)
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -138,6 +145,7 @@ class SshSimulator:
         self.servers: list[asyncssh.SSHAcceptor] = []
         self.keys = {name: host_key(name, key_seed) for name in self.devices}
         self.sessions = 0
+        self.connections: set[asyncssh.SSHServerConnection] = set()
         self.commands = 0
 
     def dead(self, device: str) -> bool:
@@ -175,6 +183,10 @@ class SshSimulator:
     async def stop(self) -> None:
         for s in self.servers:
             s.close()
+        for conn in list(self.connections):
+            conn.abort()
+        self.connections.clear()
+        await asyncio.sleep(0)  # let the sessions' tasks see their connection go
         for s in self.servers:
             with contextlib.suppress(Exception):
                 await s.wait_closed()
@@ -233,7 +245,9 @@ class SshSimulator:
             if view.faults.hang:
                 # half the answer, then silence: the session hangs as a wedged device does
                 process.stdout.write(text[: len(text) // 2].replace("\n", "\r\n"))
-                await asyncio.Event().wait()
+                while await process.stdin.read(1024):  # until the client gives up
+                    pass
+                return
             await self._write(process, fam, text, paging)
             process.stdout.write(p)
 
