@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from collector import cabling, ssh_parse
 from collector.model import PollResult, StatusResult, Target
@@ -35,6 +36,12 @@ from netmon.inventory.secrets import resolve_secret
 log = logging.getLogger(__name__)
 BACKOFF_FIRST, BACKOFF_MAX = 15.0, 300.0
 REMEMBER = 86400.0  # how long a neighbour that vanished is reported down
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """An abandoned worker's outcome: read it, so asyncio does not log it as lost."""
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass(slots=True)
@@ -204,9 +211,11 @@ class SshCollector:
                 outputs, fresh = await asyncio.shield(future)
         except TimeoutError:
             session.abort()  # the worker's read fails now; its thread unwinds on its own
+            future.add_done_callback(_retrieve)
             raise SshError("timeout", f"no complete answer within {deadline:.1f}s") from None
         except asyncio.CancelledError:
             session.abort()
+            future.add_done_callback(_retrieve)
             raise
         if fresh:
             health.logins += 1

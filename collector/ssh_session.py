@@ -66,10 +66,21 @@ def classify(exc: BaseException, secrets: tuple[str, ...] = ()) -> SshError:
         ReadTimeout,
     )
 
+    # netmiko re-raises paramiko's host-key errors as NetmikoTimeoutException: look at the
+    # exception it was raised from, and at the text it carries.
+    cause = exc.__context__ or exc.__cause__
+    if isinstance(cause, paramiko.SSHException) and not isinstance(exc, paramiko.SSHException):
+        if isinstance(cause, paramiko.BadHostKeyException | paramiko.AuthenticationException):
+            return classify(cause, secrets)
+        if "not found in known_hosts" in str(cause):
+            return classify(cause, secrets)
+    text = str(exc)
+    if "does not match" in text and "Host key" in text:
+        return SshError("host_key", "the device's host key CHANGED: refused (known-hosts file)")
     name = type(exc).__name__
     if isinstance(exc, paramiko.BadHostKeyException):
         return SshError("host_key", "the device's host key CHANGED: refused (known-hosts file)")
-    if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
+    if "not found in known_hosts" in text:
         return SshError("unknown_host", "host key not in the known-hosts file: refused")
     if isinstance(exc, NetmikoAuthenticationException | paramiko.AuthenticationException):
         return SshError("auth", "authentication failed")

@@ -13,8 +13,6 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from support.collector_lab import fetch, parse_metrics
-
 from collector.ssh_targets import SshOptions
 from netmon.inventory.loader import load_inventory
 from netmon.inventory.model import Inventory
@@ -28,6 +26,7 @@ from netmon.simulator.ssh_server import SshSimulator
 from netmon.simulator.ssh_setup import logins
 from netmon.simulator.testbed import write_inventory
 from netmon.simulator.v3 import make_v3_agent
+from support.collector_lab import fetch, parse_metrics
 
 T = TypeVar("T")
 SSH_TIMEOUT = 6.0  # each device's SSH deadline (profile ssh.timeout)
