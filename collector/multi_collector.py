@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from collector.model import PollResult, StatusResult, Target
+from collector.model import PollResult, ProbeResult, StatusResult, Target
 from collector.ssh_collector import SshCollector
 from collector.ssh_model import SshData
 from collector.ssh_session import SshError
@@ -70,6 +70,11 @@ class MultiCollector:
         if result.ok and held is not None:
             result.ssh = held[1]
         return result
+
+    async def probe(self, target: Target) -> ProbeResult:
+        if "snmp" not in target.methods:
+            return await self.ssh.probe(target)
+        return await self.snmp.probe(target)  # type: ignore[no-any-return]
 
     async def poll_status(self, target: Target) -> StatusResult | None:
         if "snmp" not in target.methods:

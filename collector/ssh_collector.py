@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector import cabling, ssh_parse
-from collector.model import PollResult, StatusResult, Target
+from collector.model import PollResult, ProbeResult, StatusResult, Target
 from collector.ssh_model import BgpPeer, LldpNeighbor, Mismatch, OspfPeer, SshData
 from collector.ssh_profiles import KINDS, CommandSpec, SshProfiles
 from collector.ssh_session import HostKeys, Login, Session, SshError
@@ -105,6 +105,26 @@ class SshCollector:
 
     async def poll_status(self, target: Target) -> StatusResult | None:
         return None
+
+    async def probe(self, target: Target, timeout: float = 2.0) -> ProbeResult:
+        """A CLI-only device's reachability: does its SSH port answer (a banner, or a refusal:
+        either way the device is there)? No login, no thread."""
+        ssh = target.profile.ssh if target.profile is not None else None
+        port = self.port_override or (ssh.port if ssh is not None else 22)
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(target.address, port)
+                try:
+                    await reader.readline()
+                finally:
+                    writer.close()
+        except TimeoutError:
+            return ProbeResult(False, "timeout", f"no answer on port {port} within {timeout}s")
+        except ConnectionRefusedError:
+            return ProbeResult(True, "refused", f"port {port} refused")
+        except OSError as exc:
+            return ProbeResult(False, "connect", f"port {port}: {exc.strerror or exc}")
+        return ProbeResult(True)
 
     def forget(self, name: str) -> None:
         dev = self._devices.pop(name, None)

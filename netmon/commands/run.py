@@ -71,6 +71,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="SNMP on netmon's own codec (fast, default) or on pysnmp (the reference)",
     )
     p.add_argument(
+        "--probe-interval",
+        type=float,
+        default=None,
+        help="seconds between reachability probes of every device (default: the inventory's "
+        "probe_interval, 5; 0: none, for measuring what they cost)",
+    )
+    p.add_argument(
         "--print-scrape-config",
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
@@ -111,6 +118,7 @@ def handle(args: argparse.Namespace) -> int:
         args.concurrency,
         args.transport,
         args.snmp_source,
+        args.probe_interval,
         ssh=ssh_options(args),
     )
 
@@ -123,6 +131,7 @@ def _serve(
     concurrency: int,
     transport: str,
     snmp_source: str | None,
+    probe_interval: float | None = None,
     ssh: SshOptions | None = None,
 ) -> int:
     import asyncio
@@ -138,6 +147,7 @@ def _serve(
             concurrency=concurrency,
             transport=transport,
             snmp_source=snmp_source,
+            probe_interval=probe_interval,
             ssh=ssh,
         )
         loop = asyncio.get_running_loop()

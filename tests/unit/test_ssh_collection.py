@@ -11,7 +11,7 @@ import pytest
 from support.collector_lab import target
 
 from collector import cabling
-from collector.model import DeviceState, PollResult, StatusResult, Target
+from collector.model import DeviceState, PollResult, ProbeResult, StatusResult, Target
 from collector.multi_collector import MultiCollector
 from collector.ssh_collector import SshCollector, SshHealth, _Device
 from collector.ssh_model import LldpNeighbor, Optic, OspfPeer, SshData
@@ -101,8 +101,11 @@ class FakeSnmp:
     def forget(self, name: str) -> None:
         self.forgotten.append(name)
 
-    def probe(self, t: Target) -> str:  # a method the protocol may gain later
-        return f"probed {t.name}"
+    async def probe(self, t: Target) -> ProbeResult:
+        return ProbeResult(True)
+
+    def reset_transports(self) -> str:  # not a Collector method: reached by delegation
+        return "reset"
 
 
 class FakeSsh(SshCollector):
@@ -139,7 +142,8 @@ def test_a_dual_device_gets_ssh_data_on_its_snmp_result_at_the_ssh_interval() ->
     results = asyncio.run(go())
     assert ssh.polls == 2 and snmp.calls == 4  # SSH at 1000 and 1320 only
     assert all(r.ok and r.ssh is not None for r in results)  # the last good data rides along
-    assert multi.probe(dual()) == "probed d1001-edge1"  # delegated to SNMP
+    assert asyncio.run(multi.probe(dual())).answered  # SNMP's probe
+    assert multi.reset_transports() == "reset"  # anything else: delegated to SNMP
     multi.forget("d1001-edge1")
     assert snmp.forgotten == ["d1001-edge1"]
 
