@@ -99,6 +99,20 @@ class Interval(_Strict):
     months: tuple[Annotated[str, Field(pattern=rf"^{_MONTH}(?::{_MONTH})?$")], ...] = ()
     years: tuple[Annotated[str, Field(pattern=r"^\d{4}(?::\d{4})?$")], ...] = ()
 
+    @field_validator("weekdays")
+    @classmethod
+    def _week_order(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Alertmanager's week starts on Sunday: "monday:sunday" is refused, write two ranges.
+        order = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+        for span in value:
+            a, _, b = span.partition(":")
+            if b and order.index(b) < order.index(a):
+                raise ValueError(
+                    f"{span!r}: a range runs from Sunday to Saturday "
+                    '(write e.g. ["monday:saturday", "sunday"])'
+                )
+        return value
+
     @field_validator("times")
     @classmethod
     def _ordered(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -96,6 +96,14 @@ def test_unknown_province_and_a_province_or_region_owned_twice(inv: Inventory) -
     ]
 
 
+def test_weekday_ranges_follow_alertmanager_week(inv: Inventory) -> None:
+    text = SMALL.replace('"monday:friday"', '"monday:sunday"')
+    assert problems(text, inv) == [
+        "5:18: weekdays: 'monday:sunday': a range runs from Sunday to Saturday "
+        '(write e.g. ["monday:saturday", "sunday"])'
+    ]
+
+
 def test_references_need_their_sections(inv: Inventory) -> None:
     text = (
         "receivers:\n"
