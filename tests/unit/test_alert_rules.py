@@ -673,3 +673,13 @@ def test_grafana_url_goes_into_every_dashboard_link(tmp_path: Path) -> None:
     doc = yaml.safe_load((tmp_path / "netmon-alerts.yml").read_text())
     urls = [r["annotations"]["dashboard"] for g in doc["groups"] for r in g["rules"]]
     assert urls and all(u.startswith("http://127.0.0.1:3300/d/netmon-") for u in urls)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/vmalert").exists(), reason="victoria-metrics not installed")
+def test_vmalert_accepts_the_shipped_rules() -> None:
+    from support.promtool import RULES
+
+    argv = ["/usr/bin/vmalert", "-dryRun", "-rule.validateTemplates"]
+    argv += [f"-rule={f}" for f in sorted(RULES.glob("*.yml"))]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
