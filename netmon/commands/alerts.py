@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="generate Prometheus rules and the Alertmanager config",
         description="Alerting: Prometheus rules and Alertmanager routing, from the inventory.",
     )
+    # One group for every alerting action: `explain` (what was kept quiet) joins it.
     asub = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     r = asub.add_parser(
         "rules",

@@ -110,6 +110,17 @@ CASES: dict[str, list[Case]] = {
             [("10m", "DeviceDown", [Expect(down(CORE1))])],
         ),
         Case(
+            "dual-homed hub with both parents down: both parents page, the hub (dark) does not",
+            [
+                *device_state(CORE1, [("up", 2), ("down", 10)]),
+                *device_state(CORE2, [("up", 2), ("down", 10)]),
+                *device_state(HUB, [("up", 2), ("unreachable", 10)]),
+                cause(HUB, CORE1, "down", "_ _ 1x10"),
+                cause(HUB, CORE2, "down", "_ _ 1x10"),
+            ],
+            [("10m", "DeviceDown", [Expect(down(CORE1)), Expect(down(CORE2))])],
+        ),
+        Case(
             "maintenance never pages",
             device_state(HUB, [("up", 2), ("maintenance", 10)]),
             [("10m", "DeviceDown", [])],
@@ -139,6 +150,16 @@ CASES: dict[str, list[Case]] = {
                 *device_state(D3A, [("unreachable", 10)]),
                 *device_state(D3B, [("up", 10)]),
                 cause(D3A, HUB, "down", "1x10"),
+            ],
+            [("5m", "SiteUnreachable", [])],
+        ),
+        Case(
+            "dual-homed hub with one parent down answers through the other: no dark site",
+            [
+                *device_state(CORE1, [("down", 10)]),
+                *device_state(CORE2, [("up", 10)]),
+                *device_state(HUB, [("up", 10)]),
+                *device_state(D1, [("up", 10)]),
             ],
             [("5m", "SiteUnreachable", [])],
         ),
