@@ -704,3 +704,52 @@ def test_vmalert_accepts_the_shipped_rules() -> None:
     argv += [f"-rule={f}" for f in sorted(RULES.glob("*.yml"))]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_rules_on_the_state_engines_own_series(tmp_path: Path) -> None:
+    """The contract end to end: the real StateEngine and its exporter families (hub p2 dead,
+    district e3 behind it) as promtool input: one page for p2, one summary line for 5101,
+    nothing for e3 or its dark link."""
+    from support.backbones import backbone
+
+    from exporters.families import LabelSet
+    from exporters.state_families import state_families
+    from netmon.state.engine import StateEngine
+    from netmon.state.model import Cause
+
+    inv = backbone()
+    eng = StateEngine(clock=lambda: 1000.0)
+    eng.set_inventory(inv)
+    for n in ("c1", "c2", "p1", "s1", "e1", "e2", "p2", "e3"):
+        eng.observe(n, True, Cause.POLL)
+    eng.observe("p2", False, Cause.PROBE)
+    eng.observe("c2", True, Cause.PROBE)
+    eng.observe("e3", False, Cause.PROBE)
+    topo = {
+        d.name: LabelSet(
+            (
+                ("province", ps.province.name_en),
+                ("province_code", ps.province.code),
+                ("site", ps.site.code),
+                ("device", d.name),
+                ("role", d.role.value),
+                ("region", ps.province.region.value),
+            )
+        )
+        for ps, d in inv.devices()
+    }
+    inputs = []
+    for fam in state_families(eng, topo):
+        for labels, value in fam.all_samples():
+            inputs.append(series(fam.name, dict(labels.pairs), f"{value}x10"))
+    assert any("netmon_device_cause_info" in s["series"] for s in inputs)
+    hub = {**dict(topo["p2"].pairs), "state": "down"}
+    dark = {k: v for k, v in dict(topo["e3"].pairs).items() if k not in ("device", "role")}
+    dark |= {"cause_device": "p2", "cause_site": "51", "cause_province_code": "50"}
+    checks = [
+        ("2m", "DeviceDown", [Expect(hub)]),
+        ("2m", "SiteUnreachable", [Expect(dark)]),
+        ("2m", "UplinkDown", []),
+    ]
+    result = run_promtool(tmp_path, "engine", [Case("engine series", inputs, checks)])
+    assert result.returncode == 0, result.stdout + result.stderr
