@@ -52,7 +52,10 @@ def _alert(
 
 def ssh_groups(ctx: RulesContext) -> list[dict[str, Any]]:
     where = site_annotations(ctx)
-    below = "(\n  {rx}\n)\n< on(device, interface) group_left() netmon_optics_rx_power_{level}_threshold_dbm"
+    below = (
+        "(\n  {rx}\n)\n"
+        "< on(device, interface) group_left() netmon_optics_rx_power_{level}_threshold_dbm"
+    )
     alarm = below.format(rx=_RX, level="low_alarm")
     warning = (
         below.format(rx=_RX, level="low_warning")
