@@ -201,6 +201,7 @@ class SshCollector:
             password,
             key_file,
             ssh.timeout,
+            spec.find_prompt,
         )
 
     async def _poll(self, target: Target, dev: _Device, health: SshHealth) -> SshData:

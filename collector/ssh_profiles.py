@@ -77,6 +77,9 @@ class CommandSpec(_Strict):
 
 class PlatformSpec(_Strict):
     device_type: Annotated[str, Field(min_length=1)]
+    # netmiko finds the prompt again before each command (an extra Enter): only where its
+    # driver needs it (RouterOS: the prompt it keeps from login does not match the line end)
+    find_prompt: bool = False
     commands: dict[Kind, CommandSpec]
 
 

@@ -48,6 +48,7 @@ class Login:
     password: str | None
     key_file: str | None
     timeout: float  # connect / auth / banner
+    find_prompt: bool = False  # netmiko auto_find_prompt before every command
 
 
 def _mask(text: str, secrets: tuple[str, ...]) -> str:
@@ -166,7 +167,14 @@ class Session:
                 outs.append(
                     str(
                         self.conn.send_command(
-                            cmd, read_timeout=read_timeout, strip_prompt=True, strip_command=True
+                            cmd,
+                            read_timeout=read_timeout,
+                            strip_prompt=True,
+                            strip_command=True,
+                            # the prompt found at login: no extra Enter per command, whose
+                            # echoed prompts (several, on a slow device) desynchronised the
+                            # reads that follow (measured: 3 of 119 polls hung at 8 at once)
+                            auto_find_prompt=self.login.find_prompt,
                         )
                     )
                 )

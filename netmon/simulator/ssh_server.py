@@ -94,6 +94,42 @@ def banner(platform: str, name: str) -> str:
     return "\r\n"
 
 
+class _LineReader:
+    """A terminal's line input: echo, backspace, Ctrl-C; CR, LF or CR LF end a line."""
+
+    def __init__(self, process: asyncssh.SSHServerProcess[str]) -> None:
+        self.process = process
+        self.pending = ""
+        self.last_cr = False
+
+    async def readline(self) -> str | None:
+        buf: list[str] = []
+        out = self.process.stdout
+        while True:
+            if not self.pending:
+                self.pending = await self.process.stdin.read(1024)
+                if not self.pending:
+                    return None
+            ch, self.pending = self.pending[0], self.pending[1:]
+            if ch == "\n" and self.last_cr:
+                self.last_cr = False
+                continue
+            self.last_cr = ch == "\r"
+            if ch in "\r\n":
+                out.write("\r\n")
+                return "".join(buf)
+            if ch in ("\x7f", "\b"):
+                if buf:
+                    buf.pop()
+                    out.write("\b \b")
+            elif ch == "\x03":
+                out.write("^C\r\n")
+                return ""
+            elif ch.isprintable():
+                buf.append(ch)
+                out.write(ch)
+
+
 class _Server(asyncssh.SSHServer):
     def __init__(self, sim: SshSimulator, device: str) -> None:
         self.sim = sim
@@ -170,7 +206,7 @@ class SshSimulator:
                     port=self.port,
                     server_host_keys=[self.keys[name]],
                     process_factory=self._process(name),
-                    line_editor=True,
+                    line_editor=False,  # our own: CR LF is one Enter, as on the devices
                     keepalive_interval=0,
                 )
             except OSError as exc:
@@ -215,9 +251,10 @@ class SshSimulator:
         p = prompt(platform, name, user)
         paging = bool(_PAGING_OFF[fam])
         process.stdout.write(banner(platform, name) + p)
+        reader = _LineReader(process)
         while True:
-            line = await process.stdin.readline()
-            if not line:
+            line = await reader.readline()
+            if line is None:
                 return
             cmd = " ".join(line.split())
             if self.dead(name):
@@ -260,7 +297,6 @@ class SshSimulator:
         if not paging:
             process.stdout.write("".join(f"{x}\r\n" for x in lines))
             return
-        chan = process.channel
         for start in range(0, len(lines), PAGE_LINES - 1):
             page = lines[start : start + PAGE_LINES - 1]
             process.stdout.write("".join(f"{x}\r\n" for x in page))
@@ -268,14 +304,7 @@ class SshSimulator:
                 return
             more = _MORE[fam]
             process.stdout.write(more)
-            set_line_mode = getattr(chan, "set_line_mode", None)  # the line editor's
-            if set_line_mode is not None:
-                set_line_mode(False)
-            try:
-                key = await process.stdin.read(1)
-            finally:
-                if set_line_mode is not None:
-                    set_line_mode(True)
+            key = await process.stdin.read(1)
             process.stdout.write("\b" * len(more) + " " * len(more) + "\b" * len(more))
             if key in ("q", "Q", "\x03", ""):
                 process.stdout.write("\r\n")
