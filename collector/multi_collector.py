@@ -2,17 +2,20 @@
 also list ``ssh``, SSH alone for CLI-only devices, merged into one ``PollResult``.
 
 - A device listing both: its state (up/down, interfaces, counters) is SNMP's; the SSH poll
-  runs beside it at most every ``ssh_interval`` (optics and neighbours change slowly: 5 min
-  by default) and its last good data rides on every SNMP result until it is older than two
-  SSH intervals. An SSH failure never marks the device down: it shows in the SSH health
-  metrics (``netmon_ssh_up``, ``netmon_ssh_poll_errors_total``).
-- A CLI-only device: its state is the SSH poll's, every poll interval.
+  runs in the background at most every ``ssh_interval`` (optics and neighbours change
+  slowly: 5 min by default), so a queue of SSH sessions never holds the scheduler's slots or
+  delays an SNMP poll; its last good data rides on every SNMP result until it is older than
+  two SSH (or poll) intervals. An SSH failure never marks the device down: it shows in the
+  SSH health metrics (``netmon_ssh_up``, ``netmon_ssh_poll_errors_total``).
+- A CLI-only device: its state is the SSH poll's, every poll interval (the poll waits for an
+  SSH worker inside the scheduler's slot).
 - Anything else of the Collector protocol is delegated to the SNMP collector.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +24,8 @@ from collector.model import PollResult, ProbeResult, StatusResult, Target
 from collector.ssh_collector import SshCollector
 from collector.ssh_model import SshData
 from collector.ssh_session import SshError
+
+log = logging.getLogger(__name__)
 
 
 class MultiCollector:
@@ -38,6 +43,7 @@ class MultiCollector:
         self._clock = clock
         self._last: dict[str, tuple[float, SshData]] = {}  # device -> (monotonic, data)
         self._tried: dict[str, float] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def __getattr__(self, name: str) -> Any:
         # Methods the Collector protocol gains later (probe(), ...) and the SNMP collector's
@@ -49,27 +55,45 @@ class MultiCollector:
             return await self.ssh.collect(target)
         if "ssh" not in target.methods:
             return await self.snmp.collect(target)  # type: ignore[no-any-return]
-        now = self._clock()
-        due = now - self._tried.get(target.name, -1e18) >= self.ssh_interval
-        if not due:
-            result: PollResult = await self.snmp.collect(target)
-        else:
-            self._tried[target.name] = now
-            snmp_task = asyncio.ensure_future(self.snmp.collect(target))
-            try:
-                data = await self.ssh.poll(target)
-            except SshError:
-                self._last.pop(target.name, None)
-            else:
-                self._last[target.name] = (self._clock(), data)
-            result = await snmp_task
+        self._start_ssh(target)
+        result: PollResult = await self.snmp.collect(target)
         held = self._last.get(target.name)
-        if held is not None and self._clock() - held[0] > 2 * self.ssh_interval:
+        if held is not None and self._clock() - held[0] > 2 * max(
+            self.ssh_interval, target.interval
+        ):
             del self._last[target.name]
             held = None
         if result.ok and held is not None:
             result.ssh = held[1]
         return result
+
+    def _start_ssh(self, target: Target) -> None:
+        name = target.name
+        now = self._clock()
+        running = self._tasks.get(name)
+        if running is not None and not running.done():
+            return
+        if now - self._tried.get(name, -1e18) < self.ssh_interval:
+            return
+        self._tried[name] = now
+        self._tasks[name] = asyncio.ensure_future(self._ssh_poll(target))
+
+    async def _ssh_poll(self, target: Target) -> None:
+        try:
+            data = await self.ssh.poll(target)
+        except SshError:
+            self._last.pop(target.name, None)
+        except Exception:  # a collector bug must not go unseen, nor stop the others
+            log.exception("%s: SSH poll crashed", target.name)
+            self._last.pop(target.name, None)
+        else:
+            if target.name in self._tried:  # not forgotten meanwhile
+                self._last[target.name] = (self._clock(), data)
+
+    def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
 
     async def probe(self, target: Target) -> ProbeResult:
         if "snmp" not in target.methods:
@@ -82,6 +106,9 @@ class MultiCollector:
         return await self.snmp.poll_status(target)  # type: ignore[no-any-return]
 
     def forget(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
         self._last.pop(name, None)
         self._tried.pop(name, None)
         self.ssh.forget(name)

@@ -34,6 +34,9 @@ from netmon.errors import ConfigError
 from netmon.inventory.secrets import resolve_secret
 
 log = logging.getLogger(__name__)
+# paramiko logs every login at INFO ("Connected", "Auth banner", "Authentication successful"):
+# 120 devices every 5 minutes is noise; its warnings and errors still show.
+logging.getLogger("paramiko").setLevel(logging.WARNING)
 BACKOFF_FIRST, BACKOFF_MAX = 15.0, 300.0
 REMEMBER = 86400.0  # how long a neighbour that vanished is reported down
 

@@ -153,7 +153,10 @@ def _optic(fams: dict[str, Family], o: Optic, ls: LabelSet) -> None:
 def _health(
     fams: dict[str, Family], states: list[DeviceState], health: Mapping[str, SshHealth]
 ) -> None:
-    rows = [(s.target, health[s.target.name]) for s in states if s.target.name in health]
+    # a device whose first SSH poll has not ended has no health series (not a misleading 0)
+    rows = [
+        (s.target, h) for s in states if (h := health.get(s.target.name)) is not None and h.polls
+    ]
     simple = (
         ("netmon_ssh_up", "gauge", "1 if the device's last SSH poll succeeded.", "up"),
         (

@@ -94,5 +94,7 @@ class SshHook:
         return ssh_families.families(states, self.ssh.health)
 
     def close(self) -> None:
+        if self.collector is not None:
+            self.collector.close()
         if self.ssh is not None:
             self.ssh.close()

@@ -31,9 +31,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshLab]:
     lab = SshLab(tmp_path_factory.mktemp("ssh-lab"), net=61).start()
     try:
         lab.wait(
-            "every device's first SSH poll",
+            "every device's SSH data on its SNMP poll",
             lambda: (
-                {lab_["device"] for lab_, v in lab.series("netmon_ssh_up") if v == 1}
+                {lab_["device"] for lab_, _ in lab.series("netmon_ssh_data_timestamp_seconds")}
                 == set(DEVICES)
             ),
         )
