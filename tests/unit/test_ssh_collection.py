@@ -210,3 +210,31 @@ def test_families_carry_topology_and_link_labels() -> None:
     assert dict(err_labels.pairs)["kind"] == "timeout" and n == 2
     down = DeviceState(target=t, up=False, last=PollResult(ok=True, ssh=data), polls=1)
     assert ssh_families.families([down])[0].samples == []  # a down device publishes no tables
+
+
+def test_a_cli_only_device_is_probed_on_its_ssh_port() -> None:
+    from dataclasses import replace
+
+    from netmon.ports import free_tcp_port
+
+    async def go() -> tuple[bool, bool, str | None]:
+        async def banner(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.write(b"SSH-2.0-test\r\n")
+            await w.drain()
+            w.close()
+
+        server = await asyncio.start_server(banner, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        ssh = SshCollector(load_ssh_profiles(), HostKeys(None), port_override=port)
+        t = replace(target("d1002-edge1"), methods=("ssh",))
+        answered = await MultiCollector(FakeSnmp(), ssh).probe(t)
+        server.close()
+        await server.wait_closed()
+        closed = SshCollector(load_ssh_profiles(), HostKeys(None), port_override=free_tcp_port())
+        refused = await closed.probe(t)
+        ssh.close()
+        closed.close()
+        return answered.answered, refused.answered, refused.error_kind
+
+    # a refusal is an answer too: the device is there, its SSH service is not
+    assert asyncio.run(go()) == (True, True, "refused")
