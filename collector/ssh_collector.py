@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector import cabling, ssh_parse
-from collector.model import PollResult, ProbeResult, StatusResult, Target
-from collector.ssh_model import BgpPeer, LldpNeighbor, Mismatch, OspfPeer, SshData
+from collector.model import InterfaceTable, PollResult, ProbeResult, StatusResult, Target
+from collector.ssh_model import BgpPeer, IfRow, LldpNeighbor, Mismatch, OspfPeer, SshData
 from collector.ssh_profiles import KINDS, CommandSpec, SshProfiles
 from collector.ssh_session import HostKeys, Login, Session, SshError
 from collector.ssh_targets import Topology
@@ -68,6 +68,36 @@ class _Device:
     seen_bgp: dict[str, tuple[float, BgpPeer]] = field(default_factory=dict)
     seen_ospf: dict[tuple[str, str], tuple[float, OspfPeer]] = field(default_factory=dict)
     logged: set[str] = field(default_factory=set)  # kinds whose bad sample was logged
+    # a CLI-only device's interface labels: the same dicts while unchanged (the exporter
+    # memoises label sets on their identity)
+    if_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    if_cached: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _interface_table(rows: tuple[IfRow, ...], dev: _Device) -> InterfaceTable:
+    """IF-MIB-shaped data from CLI rows. The CLI shows no ifIndex: an interface's index is
+    its position in the output (1-based), stable while the configuration is."""
+    indexes = [str(i) for i in range(1, len(rows) + 1)]
+    labels = {
+        i: {"ifName": r.name, "ifDescr": r.name, "ifAlias": r.description}
+        for i, r in zip(indexes, rows, strict=True)
+    }
+    cached = {
+        "ifHighSpeed": {
+            i: r.speed_bps // 1_000_000
+            for i, r in zip(indexes, rows, strict=True)
+            if r.speed_bps is not None
+        }
+    }
+    if labels != dev.if_labels or cached != dev.if_cached:
+        dev.if_labels, dev.if_cached = labels, cached
+    values: dict[str, dict[str, int]] = {"ifOperStatus": {}, "ifAdminStatus": {}}
+    for i, r in zip(indexes, rows, strict=True):
+        values["ifOperStatus"][i] = 1 if r.oper_up else 2
+        values["ifAdminStatus"][i] = 1 if r.admin_up else 2
+        for name, v in r.counters:
+            values.setdefault(name, {})[i] = v
+    return InterfaceTable(indexes, dev.if_labels, values, dev.if_cached)
 
 
 class SshCollector:
@@ -99,12 +129,15 @@ class SshCollector:
     # --- Collector protocol -------------------------------------------------------------
 
     async def collect(self, target: Target) -> PollResult:
-        """A CLI-only device's poll: its SSH data (``PollResult.ssh``)."""
+        """A CLI-only device's poll: its SSH data (``PollResult.ssh``) and its interfaces
+        under the IF-MIB names, so dashboards and rules read them as an SNMP device's."""
         try:
             data = await self.poll(target)
         except SshError as exc:
             return PollResult.failed(f"ssh_{exc.kind}", str(exc))
-        return PollResult(ok=True, requests=1, ssh=data)
+        dev = self._devices.setdefault(target.name, _Device())
+        table = _interface_table(data.interfaces, dev) if data.interfaces else None
+        return PollResult(ok=True, requests=1, ssh=data, interfaces=table)
 
     async def poll_status(self, target: Target) -> StatusResult | None:
         return None
@@ -219,7 +252,7 @@ class SshCollector:
         plan: list[tuple[str, CommandSpec, str]] = []
         for kind in KINDS:
             cmd = spec.commands.get(kind)
-            if cmd is None:
+            if cmd is None or (kind == "interfaces" and "snmp" in target.methods):
                 continue
             if cmd.per_interface:
                 plan += [(kind, cmd, cmd.command.format(interface=i)) for i in target.uplinks]
@@ -299,6 +332,7 @@ class SshCollector:
             expected = self.topology.expected.get(target.name, {})
             mismatches, checked = cabling.check(lldp, expected, self.topology.devices)
         return SshData(
+            interfaces=tuple(ssh_parse.interfaces(per_kind.get("interfaces", []))),
             collected_at=now,
             optics=tuple(optics),
             bgp=tuple(bgp),

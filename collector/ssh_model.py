@@ -71,6 +71,18 @@ class Mismatch:
 
 
 @dataclass(frozen=True, slots=True)
+class IfRow:
+    """An interface of a CLI-only device (SNMP gives these otherwise)."""
+
+    name: str
+    description: str = ""
+    admin_up: bool = True
+    oper_up: bool = False
+    speed_bps: int | None = None
+    counters: tuple[tuple[str, int], ...] = ()  # IF-MIB name -> value
+
+
+@dataclass(frozen=True, slots=True)
 class SshData:
     collected_at: float  # unix time of the SSH poll
     optics: tuple[Optic, ...] = ()
@@ -80,3 +92,4 @@ class SshData:
     mismatches: tuple[Mismatch, ...] = ()
     checked_links: int = 0  # link interfaces whose LLDP neighbour was compared
     unparseable: tuple[str, ...] = ()  # kinds (optics, bgp, ...) whose output did not parse
+    interfaces: tuple[IfRow, ...] = ()  # CLI-only devices

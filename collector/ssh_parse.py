@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import textfsm
 
-from collector.ssh_model import NO_LIGHT_DBM, BgpPeer, LldpNeighbor, Optic, OspfPeer
+from collector.ssh_model import NO_LIGHT_DBM, BgpPeer, IfRow, LldpNeighbor, Optic, OspfPeer
 from collector.ssh_profiles import CommandSpec
 
 Record = dict[str, str]
@@ -196,3 +196,46 @@ def lldp(recs: Iterable[Record]) -> list[LldpNeighbor]:
         for r in recs
         if r.get("interface") and (r.get("system_name") or r.get("port"))
     ]
+
+
+_COUNTERS = {
+    "in_octets": "ifHCInOctets",
+    "out_octets": "ifHCOutOctets",
+    "in_packets": "ifHCInUcastPkts",
+    "out_packets": "ifHCOutUcastPkts",
+    "in_errors": "ifInErrors",
+    "out_errors": "ifOutErrors",
+}
+
+
+def _speed(r: Record) -> int | None:
+    if r.get("bandwidth_kbps", "").isdigit():
+        return int(r["bandwidth_kbps"]) * 1000
+    if r.get("speed_mbps", "").isdigit():
+        return int(r["speed_mbps"]) * 1_000_000
+    m = re.fullmatch(r"(\d+)([MG])bps", r.get("speed", ""), re.IGNORECASE)
+    if m:
+        return int(m.group(1)) * (10**9 if m.group(2).upper() == "G" else 10**6)
+    return None
+
+
+def interfaces(recs: Iterable[Record]) -> list[IfRow]:
+    """Status and counters, whatever the platform's words: IOS "administratively down" /
+    protocol up, VRP "Administratively DOWN" / UP, Junos Enabled / Up, RouterOS flags X / R."""
+    out = []
+    for r in recs:
+        link, protocol = r.get("link", "").lower(), r.get("protocol", "").lower()
+        flags = r.get("flags", "")
+        if "flags" in r:
+            admin, oper = "X" not in flags, "R" in flags
+        elif "admin" in r:
+            admin, oper = r["admin"].lower() == "enabled", link == "up"
+        else:
+            admin, oper = not link.startswith("administratively"), protocol == "up"
+        counters = tuple(
+            (name, int(r[f])) for f, name in _COUNTERS.items() if r.get(f, "").isdigit()
+        )
+        out.append(
+            IfRow(r["name"], r.get("description", ""), admin, oper and admin, _speed(r), counters)
+        )
+    return out

@@ -21,8 +21,8 @@ from netmon.inventory.model import Platform
 
 DEFAULT_COMMANDS = Path(__file__).with_name("ssh_commands.yaml")
 OWN_TEMPLATES = Path(__file__).with_name("ssh_templates")
-Kind = Literal["optics", "bgp", "ospf", "lldp"]
-KINDS: tuple[Kind, ...] = ("optics", "bgp", "ospf", "lldp")
+Kind = Literal["optics", "bgp", "ospf", "lldp", "interfaces"]
+KINDS: tuple[Kind, ...] = ("optics", "bgp", "ospf", "lldp", "interfaces")
 _FIELDS: dict[str, set[str]] = {
     "optics": {"interface", "rx", "tx", "temperature", "bias", "measure", "value"}
     | {f"{m}_{lv}" for m in ("rx", "tx") for lv in ("low_alarm", "low_warning")}
@@ -31,9 +31,13 @@ _FIELDS: dict[str, set[str]] = {
     "bgp": {"neighbor", "remote_as", "uptime", "state", "prefixes"},
     "ospf": {"neighbor_id", "interface", "state"},
     "lldp": {"interface", "system_name", "port"},
+    "interfaces": {"name", "admin", "link", "protocol", "flags", "description"}
+    | {"bandwidth_kbps", "speed_mbps", "speed"}
+    | {f"{d}_{c}" for d in ("in", "out") for c in ("octets", "packets", "errors")},
 }
 _REQUIRED = {"optics": {"interface"}, "bgp": {"neighbor", "state"}, "ospf": {"neighbor_id"}}
 _REQUIRED["lldp"] = {"interface", "system_name", "port"}
+_REQUIRED["interfaces"] = {"name"}
 
 
 def _ntc_dir() -> Path:

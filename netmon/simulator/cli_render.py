@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from netmon.simulator import traffic
 from netmon.simulator.cli_state import (
     RX_THRESHOLDS,
     TX_THRESHOLDS,
@@ -16,6 +17,7 @@ from netmon.simulator.cli_state import (
     link_address,
     router_id,
 )
+from netmon.simulator.device import SimInterface
 
 Renderer = Callable[[CliView, float], str]
 NO_LIGHT = -40.0
@@ -476,29 +478,147 @@ def mikrotik_lldp(v: CliView, now: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- interfaces (asked of CLI-only devices) ------------------------------------------------------
+
+
+def _counters(itf: SimInterface, now: float) -> dict[str, int]:
+    """The same counters the device's SNMP agent serves (ifHC*, ifIn/OutErrors)."""
+    exposure = itf.exposure(traffic.cumulative(now))
+    ucast_in = itf.k_in / itf.pkt_in * 0.97
+    ucast_out = itf.k_out / itf.pkt_out * 0.97
+    return {
+        "in_octets": int(exposure * itf.k_in),
+        "out_octets": int(exposure * itf.k_out),
+        "in_packets": int(exposure * ucast_in),
+        "out_packets": int(exposure * ucast_out),
+        "in_errors": int(exposure * ucast_in * 3e-7),
+        "out_errors": int(exposure * ucast_out * 1e-7),
+    }
+
+
+def cisco_interfaces(v: CliView, now: float) -> str:
+    out = []
+    for itf in v.dev.interfaces:
+        c, spec = _counters(itf, now), itf.spec
+        link = "up" if itf.oper_up else "down"
+        if not spec.admin_up:
+            link = "administratively down"
+        proto = "up" if itf.oper_up else "down"
+        out += [
+            f"{spec.name} is {link}, line protocol is {proto} ",
+            f"  Hardware is iGbE, address is {_mac(spec.name)[:4]}.{_mac(spec.name)[4:8]}.0001",
+            *([f"  Description: {spec.alias}"] if spec.alias else []),
+            f"  MTU 1500 bytes, BW {max(spec.speed // 1000, 1)} Kbit/sec, DLY 10 usec, ",
+            "     reliability 255/255, txload 1/255, rxload 1/255",
+            "  Encapsulation ARPA, loopback not set",
+            "     5 minute input rate 2000 bits/sec, 3 packets/sec",
+            f"     {c['in_packets']} packets input, {c['in_octets']} bytes, 0 no buffer",
+            "     Received 1234 broadcasts (0 IP multicasts)",
+            "     0 runts, 0 giants, 0 throttles ",
+            f"     {c['in_errors']} input errors, 0 CRC, 0 frame, 0 overrun, 0 ignored",
+            f"     {c['out_packets']} packets output, {c['out_octets']} bytes, 0 underruns",
+            f"     {c['out_errors']} output errors, 0 collisions, 1 interface resets",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def huawei_interfaces(v: CliView, now: float) -> str:
+    out = []
+    for itf in v.dev.interfaces:
+        c, spec = _counters(itf, now), itf.spec
+        state = "UP" if itf.oper_up else "DOWN"
+        if not spec.admin_up:
+            state = "Administratively DOWN"
+        out += [
+            f"{spec.name} current state : {state} (ifindex: {itf.index})",
+            f"Line protocol current state : {'UP' if itf.oper_up else 'DOWN'}",
+            f"Description:{spec.alias}",
+            "Route Port,The Maximum Transmit Unit is 1500",
+            "Internet protocol processing : disabled",
+            f"Speed : {spec.speed // 1_000_000},  Loopback: NONE",
+            "Duplex: FULL,  Negotiation: ENABLE",
+            "Statistics last cleared:never",
+            f"    Input:  {c['in_packets']} packets, {c['in_octets']} bytes",
+            f"      Unicast:            {c['in_packets']},  Multicast:           0",
+            f"      Total Error:        {c['in_errors']}",
+            f"    Output:  {c['out_packets']} packets, {c['out_octets']} bytes",
+            f"      Unicast:            {c['out_packets']},  Multicast:           0",
+            f"      Total Error:        {c['out_errors']}",
+            "",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def juniper_interfaces(v: CliView, now: float) -> str:
+    out = []
+    for itf in v.dev.interfaces:
+        c, spec = _counters(itf, now), itf.spec
+        admin = "Enabled" if spec.admin_up else "Administratively down"
+        speed = (
+            f"{spec.speed // 10**9}Gbps" if spec.speed >= 10**9 else f"{spec.speed // 10**6}mbps"
+        )
+        out += [
+            f"Physical interface: {spec.name}, {admin}, Physical link is "
+            f"{'Up' if itf.oper_up else 'Down'}",
+            f"  Interface index: {itf.index}, SNMP ifIndex: {itf.index}, Generation: 151",
+            *([f"  Description: {spec.alias}"] if spec.alias else []),
+            f"  Link-level type: Ethernet, MTU: 1514, LAN-PHY mode, Speed: {speed}, "
+            "BPDU Error: None",
+            "  Traffic statistics:",
+            f"   Input  bytes  :   {c['in_octets']:>18}                 2000 bps",
+            f"   Output bytes  :   {c['out_octets']:>18}                 1000 bps",
+            f"   Input  packets:   {c['in_packets']:>18}                    3 pps",
+            f"   Output packets:   {c['out_packets']:>18}                    2 pps",
+            "  Input errors:",
+            f"    Errors: {c['in_errors']}, Drops: 0, Framing errors: 0, Runts: 0",
+            "  Output errors:",
+            f"    Carrier transitions: 1, Errors: {c['out_errors']}, Drops: 0, Collisions: 0",
+            "",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def mikrotik_interfaces(v: CliView, now: float) -> str:
+    lines = ["Flags: D - dynamic, X - disabled, R - running, S - slave "]
+    for n, itf in enumerate(v.dev.interfaces):
+        c, spec = _counters(itf, now), itf.spec
+        flags = ("X" if not spec.admin_up else "") + ("R" if itf.oper_up else "")
+        lines.append(
+            f' {n:>2} {flags:<2} name="{spec.name}" default-name="{spec.name}" type="ether" '
+            f"mtu=1500 actual-mtu=1500 rx-byte={c['in_octets']} tx-byte={c['out_octets']} "
+            f"rx-packet={c['in_packets']} tx-packet={c['out_packets']} "
+            f"rx-error={c['in_errors']} tx-error={c['out_errors']} rx-drop=0 tx-drop=0"
+        )
+    return "\n".join(lines) + "\n"
+
+
 COMMANDS: dict[str, dict[str, Renderer]] = {
     "cisco": {
         "show interfaces transceiver detail": cisco_optics,
         "show ip bgp summary": cisco_bgp,
         "show ip ospf neighbor": cisco_ospf,
         "show lldp neighbors detail": cisco_lldp,
+        "show interfaces": cisco_interfaces,
     },
     "huawei": {
         "display transceiver verbose": huawei_optics,
         "display bgp peer": huawei_bgp,
         "display ospf peer brief": huawei_ospf,
         "display lldp neighbor": huawei_lldp,
+        "display interface": huawei_interfaces,
     },
     "juniper": {
         "show interfaces diagnostics optics": juniper_optics,
         "show bgp summary": juniper_bgp,
         "show ospf neighbor": juniper_ospf,
         "show lldp neighbors": juniper_lldp,
+        "show interfaces extensive": juniper_interfaces,
     },
     "mikrotik": {
         "/routing bgp peer print status": mikrotik_bgp,
         "/routing ospf neighbor print": mikrotik_ospf,
         "/ip neighbor print detail": mikrotik_lldp,
+        "/interface print stats-detail without-paging": mikrotik_interfaces,
     },
 }
 KIND_OF = {
@@ -529,6 +649,8 @@ def render(view: CliView, command: str, now: float | None = None) -> tuple[str, 
     if fn is None:
         return None
     kind = KIND_OF.get(cmd)
-    if kind is None:
+    if fn in (cisco_interfaces, huawei_interfaces, juniper_interfaces, mikrotik_interfaces):
+        kind = "interfaces"
+    elif kind is None:
         kind = "bgp" if "bgp" in cmd else "ospf" if "ospf" in cmd else "lldp"
     return kind, fn(view, now)

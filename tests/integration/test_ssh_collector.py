@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.ssh_lab import SSH_TIMEOUT, SshLab
+from support.ssh_lab import CLI_ONLY, SSH_TIMEOUT, SshLab
 
 from collector.ssh_collector import SshCollector
 from collector.ssh_profiles import load_ssh_profiles
@@ -88,6 +88,41 @@ def test_every_platform_matches_the_simulator(lab: SshLab) -> None:
     uplink = lab.series("netmon_optics_rx_power_dbm", device="cmi-5001-edge-01")[0][0]
     assert (
         uplink["link"] == "cmi-5001-edge-01:GigabitEthernet0/0/0--cmi-dist-01:GigabitEthernet0/0/2"
+    )
+
+
+def test_a_cli_only_device_has_the_snmp_interface_series(lab: SshLab) -> None:
+    """Interface status and counters read from the CLI, under the IF-MIB names and labels."""
+    sim = lab.do(
+        lambda: [
+            (i.spec.name, i.oper_up, i.spec.admin_up)
+            for i in lab.backbone.node(CLI_ONLY).dev.interfaces
+        ]
+    )
+    oper = by(lab.series("ifOperStatus", device=CLI_ONLY), "ifName")
+    admin = by(lab.series("ifAdminStatus", device=CLI_ONLY), "ifName")
+    assert oper == {(n,): 1.0 if up else 2.0 for n, up, _ in sim}
+    assert admin == {(n,): 1.0 if a else 2.0 for n, _, a in sim}
+    octets = lab.series("ifHCInOctets", device=CLI_ONLY, ifName="sfp-sfpplus1")
+    assert octets and octets[0][1] > 0 and octets[0][0]["link"].startswith(f"{CLI_ONLY}:")
+    assert by(lab.series("netmon_device_up", device=CLI_ONLY), "device") == {(CLI_ONLY,): 1.0}
+    # its uplink taken down at the far end shows on the next CLI poll
+    lab.do(lab.backbone.link, "bkk-core-01", "xe-0/0/1", False)
+    try:
+        lab.wait(
+            "ifOperStatus down from the CLI",
+            lambda: (
+                by(lab.series("ifOperStatus", device=CLI_ONLY), "ifName").get(("sfp-sfpplus1",))
+                == 2.0
+            ),
+        )
+    finally:
+        lab.do(lab.backbone.link, "bkk-core-01", "xe-0/0/1", True)
+    lab.wait(
+        "ifOperStatus up again",
+        lambda: (
+            by(lab.series("ifOperStatus", device=CLI_ONLY), "ifName").get(("sfp-sfpplus1",)) == 1.0
+        ),
     )
 
 

@@ -33,9 +33,12 @@ SSH_TIMEOUT = 6.0  # each device's SSH deadline (profile ssh.timeout)
 POLL_INTERVAL = 8.0
 
 
-def write_ssh_inventory(root: Path, net: int, *, cli_only: bool = False) -> Inventory:
+CLI_ONLY = "cmi-dist-02"  # the RouterOS router: SSH only, no SNMP
+
+
+def write_ssh_inventory(root: Path, net: int) -> Inventory:
     """The four-device test bed (Junos, VRP, RouterOS, IOS-XE) with every device on
-    ``[snmp, ssh]`` and an ssh part in each credential profile."""
+    ``[snmp, ssh]`` (CLI_ONLY on ``[ssh]``) and an ssh part in each credential profile."""
     write_inventory(root, net=net)
     creds = json.loads((root / "credentials.yaml").read_text())
     for p in creds["profiles"]:
@@ -53,7 +56,7 @@ def write_ssh_inventory(root: Path, net: int, *, cli_only: bool = False) -> Inve
         sites = [doc["site"]] if "site" in doc else doc["sites"]
         for site in sites:
             for dev in site.get("devices", []):
-                dev["methods"] = ["snmp", "ssh"]
+                dev["methods"] = ["ssh"] if dev["name"] == CLI_ONLY else ["snmp", "ssh"]
         f.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
     return load_inventory(root)
 
