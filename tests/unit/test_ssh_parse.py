@@ -179,3 +179,31 @@ def test_durations(text: str, seconds: float | None) -> None:
 )
 def test_numbers(text: str, value: float | None) -> None:
     assert sp.number(text) == value
+
+
+def test_cisco_interfaces_status_counters_and_admin_down() -> None:
+    rows = {r.name: r for r in sp.interfaces(parse("cisco_ios", "interfaces", "admin_down"))}
+    up = rows["GigabitEthernet0/0"]
+    assert (up.admin_up, up.oper_up, up.speed_bps) == (True, True, 10**9)
+    assert up.description == "uplink to p50-dist1 GE1/0/4"
+    assert dict(up.counters) == {
+        "ifHCInOctets": 98765432,
+        "ifHCOutOctets": 87654321,
+        "ifHCInUcastPkts": 123456,
+        "ifHCOutUcastPkts": 654321,
+        "ifInErrors": 3,
+        "ifOutErrors": 2,
+    }
+    down = rows["GigabitEthernet0/2"]
+    assert (down.admin_up, down.oper_up) == (False, False)
+    assert rows["Loopback0"].counters == ()  # no counter lines: none invented
+
+
+def test_mikrotik_interfaces_flags() -> None:
+    rows = sp.interfaces(parse("mikrotik_routeros", "interfaces", "disabled"))
+    assert [(r.name, r.admin_up, r.oper_up) for r in rows] == [
+        ("ether1", True, True),
+        ("ether5", False, False),
+        ("sfp1", True, False),
+    ]
+    assert dict(rows[0].counters)["ifInErrors"] == 3
