@@ -26,6 +26,7 @@ from collector.ssh_model import SshData
 from collector.ssh_session import SshError
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_FAILURE = 60.0
 
 
 class MultiCollector:
@@ -83,6 +84,9 @@ class MultiCollector:
             data = await self.ssh.poll(target)
         except SshError:
             self._last.pop(target.name, None)
+            # a failed SSH poll is tried again within a minute, not a whole SSH interval
+            retry = min(self.ssh_interval, RETRY_AFTER_FAILURE)
+            self._tried[target.name] = self._clock() - self.ssh_interval + retry
         except Exception:  # a collector bug must not go unseen, nor stop the others
             log.exception("%s: SSH poll crashed", target.name)
             self._last.pop(target.name, None)

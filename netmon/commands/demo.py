@@ -60,6 +60,21 @@ def _fetch(url: str) -> str | None:
         return None
 
 
+def _with_ssh(simulate: list[str], run: list[str], inventory: str) -> tuple[list[str], list[str]]:
+    import tempfile
+    from pathlib import Path
+
+    from netmon.inventory.loader import load_inventory
+    from netmon.ports import free_tcp_port
+    from netmon.simulator.ssh_setup import known_hosts
+
+    port = free_tcp_port()
+    known = Path(tempfile.mkdtemp(prefix="netmon-demo-")) / "ssh_known_hosts"
+    known.write_text(known_hosts(load_inventory(Path(inventory)), port))
+    ssh = ["--ssh-port", str(port), "--ssh-known-hosts", str(known)]
+    return [*simulate, *ssh], [*run, *ssh]
+
+
 def _demo(args: argparse.Namespace) -> int:
     from netmon.inventory.loader import default_inventory_path
     from netmon.live_view import outages, render, summarise
@@ -81,6 +96,8 @@ def _demo(args: argparse.Namespace) -> int:
     simulate += ["--control-port", str(control_port)]
     run = [*netmon, "run", "--inventory", inventory, "--listen", args.listen]
     run += ["--port-override", str(snmp_port)]
+    # SSH devices too: the simulator's host keys, known before it starts (netmon/simulator)
+    simulate, run = _with_ssh(simulate, run, inventory)
     # The health view: per-device up/duration/varbinds without the 34 MB of interface tables.
     url = f"http://{args.listen}/health/metrics"
     state_url = f"http://{args.listen}/api/state"

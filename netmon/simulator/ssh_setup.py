@@ -58,6 +58,20 @@ def logins(
     return out
 
 
+def known_hosts(inventory: Inventory, port: int, seed: str = "netmon-sim") -> str:
+    """The known-hosts lines of the simulated SSH devices (what ``start`` writes), without
+    starting them: the keys are derived from the seed and the device names."""
+    from netmon.simulator.ssh_server import host_key
+
+    lines = []
+    for _, device in inventory.devices():
+        if Method.ssh in device.methods:
+            pub = host_key(device.name, seed).export_public_key("openssh").decode().split()
+            host = device.address if port == 22 else f"[{device.address}]:{port}"
+            lines.append(f"{host} {pub[0]} {pub[1]}")
+    return "\n".join(lines) + "\n"
+
+
 async def start(
     args: argparse.Namespace, inventory: Inventory, backbone: Backbone
 ) -> SshSimulator | None:

@@ -238,3 +238,23 @@ def test_a_cli_only_device_is_probed_on_its_ssh_port() -> None:
 
     # a refusal is an answer too: the device is there, its SSH service is not
     assert asyncio.run(go()) == (True, True, "refused")
+
+
+def test_known_hosts_without_starting_the_simulator_match_its_keys() -> None:
+    import os
+    import tempfile
+    import time
+
+    from support.ssh_lab import write_ssh_inventory
+
+    from netmon.simulator.backbone import Backbone, build
+    from netmon.simulator.secrets import SIMULATION_SECRETS
+    from netmon.simulator.ssh_server import SshSimulator
+    from netmon.simulator.ssh_setup import known_hosts
+
+    os.environ.update({k: v for k, v in SIMULATION_SECRETS.items() if k not in os.environ})
+    inv = write_ssh_inventory(Path(tempfile.mkdtemp()), net=63)
+    nodes, links = build(inv, now=time.time(), v3_factory=lambda *a: None)  # type: ignore[arg-type,return-value]
+    sim = SshSimulator(Backbone(nodes, links), {"cmi-dist-01": ("netmon", "x")}, port=2222)
+    mine = [line for line in known_hosts(inv, 2222).splitlines() if "127.63.50.1]" in line]
+    assert mine == sim.known_hosts().splitlines()
