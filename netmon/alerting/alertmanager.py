@@ -25,10 +25,11 @@ from typing import Any
 
 import yaml
 
+from netmon.alerting.notify_template import EMAIL_FIELDS, TEMPLATE, TEMPLATE_FILE
 from netmon.alerting.routing import Routing, Team, Timing
 from netmon.inventory.model import Inventory, Region
 
-__all__ = ["DEFAULT_OUT", "Timing", "build_config", "render_config"]
+__all__ = ["DEFAULT_OUT", "Timing", "build_config", "render_config", "write_config"]
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "deploy" / "alertmanager" / "alertmanager.yml"
 HEADER = (
@@ -47,7 +48,9 @@ def _receiver(routing: Routing, name: str) -> dict[str, Any]:
     rec = next(r for r in routing.receivers if r.name == name)
     out: dict[str, Any] = {"name": rec.name}
     if rec.email:
-        out["email_configs"] = [{"to": ", ".join(rec.email), "send_resolved": rec.send_resolved}]
+        out["email_configs"] = [
+            {"to": ", ".join(rec.email), "send_resolved": rec.send_resolved, **EMAIL_FIELDS}
+        ]
     if rec.webhook:
         hooks = []
         for w in rec.webhook:
@@ -101,6 +104,7 @@ def build_config(routing: Routing, inv: Inventory, timing: Timing | None = None)
     t = timing or routing.timing
     config: dict[str, Any] = {}
     if routing.smtp is not None:
+        config["templates"] = [TEMPLATE_FILE]  # beside the config (write_config puts it there)
         s = routing.smtp
         g: dict[str, Any] = {"smtp_smarthost": s.smarthost, "smtp_from": s.from_}
         if s.username:
@@ -177,3 +181,14 @@ def build_config(routing: Routing, inv: Inventory, timing: Timing | None = None)
 def render_config(routing: Routing, inv: Inventory, timing: Timing | None = None) -> str:
     doc = build_config(routing, inv, timing)
     return HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1_000_000)
+
+
+def write_config(
+    routing: Routing, inv: Inventory, out: Path, timing: Timing | None = None
+) -> list[Path]:
+    """Write the config to ``out`` and the notification template beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    template = out.with_name(TEMPLATE_FILE)
+    out.write_text(render_config(routing, inv, timing), encoding="utf-8")
+    template.write_text(TEMPLATE, encoding="utf-8")
+    return [out, template]

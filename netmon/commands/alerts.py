@@ -90,7 +90,7 @@ def rules(args: argparse.Namespace) -> int:
 
 
 def alertmanager(args: argparse.Namespace) -> int:
-    from netmon.alerting.alertmanager import DEFAULT_OUT, Timing, render_config
+    from netmon.alerting.alertmanager import DEFAULT_OUT, Timing, render_config, write_config
     from netmon.alerting.routing import load_routing
     from netmon.errors import InventoryError
 
@@ -112,12 +112,9 @@ def alertmanager(args: argparse.Namespace) -> int:
         group_interval=args.group_interval,
         repeat_interval=args.repeat_interval,
     )
-    text = render_config(routing, inv, timing)
-    if str(args.out) == "-":
-        sys.stdout.write(text)
+    if str(args.out) == "-":  # the config only: its template is what a file run writes
+        sys.stdout.write(render_config(routing, inv, timing))
         return 0
-    out = args.out or DEFAULT_OUT
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print(f"wrote {out}")
+    for path in write_config(routing, inv, args.out or DEFAULT_OUT, timing):
+        print(f"wrote {path}")
     return 0
