@@ -23,10 +23,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from netmon.alerting.notify_template import EMAIL_FIELDS, TEMPLATE, TEMPLATE_FILE
+from netmon.alerting.notify_template import EMAIL_FIELDS
 from netmon.alerting.routing import Routing, Team, Timing
+from netmon.alerting.yamlout import dump
 from netmon.inventory.model import Inventory, Region
 
 __all__ = ["DEFAULT_OUT", "Timing", "build_config", "render_config", "write_config"]
@@ -104,7 +103,6 @@ def build_config(routing: Routing, inv: Inventory, timing: Timing | None = None)
     t = timing or routing.timing
     config: dict[str, Any] = {}
     if routing.smtp is not None:
-        config["templates"] = [TEMPLATE_FILE]  # beside the config (write_config puts it there)
         s = routing.smtp
         g: dict[str, Any] = {"smtp_smarthost": s.smarthost, "smtp_from": s.from_}
         if s.username:
@@ -179,16 +177,12 @@ def build_config(routing: Routing, inv: Inventory, timing: Timing | None = None)
 
 
 def render_config(routing: Routing, inv: Inventory, timing: Timing | None = None) -> str:
-    doc = build_config(routing, inv, timing)
-    return HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1_000_000)
+    return HEADER + dump(build_config(routing, inv, timing))
 
 
 def write_config(
     routing: Routing, inv: Inventory, out: Path, timing: Timing | None = None
 ) -> list[Path]:
-    """Write the config to ``out`` and the notification template beside it."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    template = out.with_name(TEMPLATE_FILE)
     out.write_text(render_config(routing, inv, timing), encoding="utf-8")
-    template.write_text(TEMPLATE, encoding="utf-8")
-    return [out, template]
+    return [out]
