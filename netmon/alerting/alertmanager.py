@@ -9,7 +9,8 @@ The route tree (first match wins at each level):
    every dark site, however many provinces they are in; repeated rarely (info).
 3. everything else -> the team owning the alert's ``province_code``: province teams first,
    then region teams (a region is expanded to its provinces from the inventory), then the
-   default team; grouped by alertname, province and site.
+   default team; grouped by alertname, province, site and device (each root cause its own
+   page, at once, not a group update held back for group_interval).
 
 Within a team: its ``receiver`` while ``office-hours`` is active and its ``after_hours``
 receiver outside it (two sibling routes with ``active_time_intervals`` / ``mute_time_intervals``
@@ -140,7 +141,9 @@ def build_config(routing: Routing, inv: Inventory, timing: Timing | None = None)
     }
     config["route"] = {
         "receiver": default.receiver,
-        "group_by": ["alertname", "province_code", "site"],
+        # per device: a second root cause at a site (both centre cores) is a page of its own,
+        # not an update of the first one's group held back for group_interval
+        "group_by": ["alertname", "province_code", "site", "device"],
         "group_wait": t.group_wait,
         "group_interval": t.group_interval,
         "repeat_interval": t.repeat_interval,
