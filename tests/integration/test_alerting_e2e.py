@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +64,6 @@ class E2E:
     inventory: Path
 
     def act(self, **body: Any) -> None:
-        import urllib.request
-
         req = urllib.request.Request(
             f"{self.control}/action",
             data=json.dumps(body).encode(),
@@ -73,8 +73,6 @@ class E2E:
             assert resp.status == 200
 
     def state(self) -> dict[str, Any]:
-        import urllib.request
-
         with urllib.request.urlopen(f"{self.metrics}/api/state", timeout=10) as resp:
             doc: dict[str, Any] = json.loads(resp.read())
         return doc
@@ -145,8 +143,6 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     run += ["--port-override", str(snmp_port)]
 
     def ready() -> bool:
-        import urllib.request
-
         with urllib.request.urlopen(f"http://{listen}/api/state", timeout=2) as resp:
             doc = json.loads(resp.read())
         return bool(doc["devices"]) and all(d["status"] == "up" for d in doc["devices"])
@@ -195,6 +191,17 @@ def test_a_hub_outage_pages_once_for_the_hub_and_never_for_its_districts(e2e: E2
     assert {a["labels"]["cause_device"] for a in summaries[0].firing()} == {"p50-core1"}
     assert summaries[0].alerts[0]["labels"]["severity"] == "info"
     assert e2e.status("d5001-edge1") == "unreachable"  # dual-homed, both paths dark
+    # what was kept quiet, and why, from the running netmon
+    explain = subprocess.run(
+        [*NETMON, "alerts", "explain", "--url", e2e.metrics],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert explain.startswith("p50-core1: down for"), explain
+    assert "[PAGES]" in explain.splitlines()[0]
+    assert "quiet: d5001-edge1 at 5001 Mueang Chiang Mai" in explain
+    assert "unreachable because p50-core1 is down" in explain
     e2e.heal()  # the hub's recovery resolves everything (but the reboots it caused)
 
 
