@@ -53,9 +53,13 @@ def context(
 
 def rule_files(ctx: RulesContext) -> dict[str, dict[str, Any]]:
     """File name -> its ``groups:`` document."""
+    from netmon.alerting.rules_ssh import FILE as SSH_FILE
+    from netmon.alerting.rules_ssh import ssh_groups  # the SSH collection's (optics, cabling)
+
     return {
         FILES[0]: {"groups": recording_groups(ctx)},
         FILES[1]: {"groups": alert_groups(ctx)},
+        SSH_FILE: {"groups": ssh_groups(ctx)},
     }
 
 

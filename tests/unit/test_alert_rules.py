@@ -544,7 +544,11 @@ def test_promtool_check_rules_on_the_shipped_files() -> None:
     from support.promtool import PROMTOOL, RULES
 
     files = sorted(RULES.glob("*.yml"))
-    assert [f.name for f in files] == ["netmon-alerts.yml", "netmon-recording.yml"]
+    assert [f.name for f in files] == [
+        "netmon-alerts.yml",
+        "netmon-recording.yml",
+        "netmon-ssh.yml",
+    ]
     result = subprocess.run(
         [PROMTOOL, "check", "rules", *map(str, files)], capture_output=True, text=True
     )
