@@ -146,9 +146,7 @@ def wall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wall]:
     ):
         driver = _driver(tmp)
         try:
-            yield Wall(
-                base, control, proc, driver, tmp, sites, [hub.code, *districts], devices
-            )
+            yield Wall(base, control, proc, driver, tmp, sites, [hub.code, *districts], devices)
         finally:
             driver.quit()
 
@@ -173,7 +171,10 @@ def _settled(w: Wall, want: dict[str, str], timeout: float = 60.0) -> dict[str, 
             out[code] = max(times) if status == "up" else min(times)
         return True
 
-    wait_for(check, timeout, what=f"netmon deciding {want}")
+    deadline = time.monotonic() + timeout
+    while not check():  # 4 polls a second: /api/state renders in netmon's own event loop
+        assert time.monotonic() < deadline, f"netmon did not decide {want} in {timeout:.0f} s"
+        time.sleep(0.25)
     return dict(out)
 
 
@@ -211,7 +212,8 @@ def test_the_page_draws_one_marker_per_site_all_up_and_live(wall: Wall) -> None:
     assert kinds == {"centre": 1, "province": 76, "district": 928}
     _on_page(wall, dict.fromkeys(wall.sites, "up"), timeout=20)
     total = wall.js(
-        "return [...document.querySelectorAll('#region-table tr.total td')].map(td => td.textContent)"
+        "return [...document.querySelectorAll('#region-table tr.total td')]"
+        ".map(td => td.textContent)"
     )
     assert total[1:] == ["1005", "0", "0", "0", "0"]  # up, down, dark, maintenance, unknown
     links = wall.js("return document.querySelectorAll('#g-links line.link').length")
@@ -270,12 +272,14 @@ def test_a_province_outage_shows_within_two_seconds_and_recovers(wall: Wall) -> 
     late = {c: round(shown[c] - decided[c], 3) for c in up}
     assert all(-0.05 <= d <= LIMIT for d in late.values()), late
     wait_for(  # the panel is redrawn at most every 200 ms
-        lambda: "every site answers"
-        in wall.js("return document.getElementById('outage-list').textContent"),
+        lambda: (
+            "every site answers"
+            in wall.js("return document.getElementById('outage-list').textContent")
+        ),
         5,
         what="the outage list emptied",
     )
-    print(f"noc wall: recovery on the page after netmon's decision, s: max {max(late.values()):.3f}")
+    print(f"noc wall: recovery on the page after netmon's decision, s: {max(late.values()):.3f}")
     assert _severe(wall) == []
 
 
@@ -304,6 +308,31 @@ def test_a_site_has_details_a_grafana_link_and_thai_names(wall: Wall) -> None:
     box = wall.driver.find_element(By.ID, "search")
     box.send_keys("d5001-edge1", Keys.ENTER)
     wait_for(lambda: detail.get_attribute("data-site") == "5001", 5, what="the search hit")
+    assert _severe(wall) == []
+
+
+def test_a_hung_feed_goes_stale_and_the_page_reconnects_by_itself(wall: Wall) -> None:
+    assert wall.js("return document.body.dataset.feed") == "live"
+    os.killpg(wall.netmon.pid, signal.SIGSTOP)  # netmon hangs: the socket stays open, silent
+    hung = time.time()
+    try:
+        wait_for(
+            lambda: wall.js("return !document.getElementById('stale-banner').hidden"),
+            40,
+            what="the stale banner",
+        )
+        took = time.time() - hung
+        assert wall.js("return document.body.dataset.feed") == "stale"
+    finally:
+        os.killpg(wall.netmon.pid, signal.SIGCONT)
+    print(f"noc wall: stale banner {took:.1f} s after netmon hung (keepalive every 5 s)")
+    wait_for(
+        lambda: wall.js("return document.body.dataset.feed") == "live",
+        30,
+        what="the page reconnecting",
+    )
+    assert wall.js("return document.getElementById('stale-banner').hidden")
+    assert not wall.js("return document.body.classList.contains('stale')")
     assert _severe(wall) == []
 
 
