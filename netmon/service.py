@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from collector.fast_transport import fast_factory
@@ -106,9 +107,11 @@ class Service:
         watch_interval: float = WATCH_INTERVAL,
         transport: str = "fast",
         snmp_source: str | None = None,
+        probe_interval: float | None = None,
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
+        self.probe_interval = probe_interval  # None: the inventory's; 0: no scheduled probes
         self.profiles = profiles or load_profiles()
         # "fast": netmon's codec on one shared socket (v2c and v3); "pysnmp": the reference.
         self.endpoint: SnmpEndpoint | None = None
@@ -156,6 +159,9 @@ class Service:
             return False
         try:
             targets = targets_from_inventory(inv, port_override=self.port_override)
+            if self.probe_interval is not None:
+                every = self.probe_interval
+                targets = {n: replace(t, probe_interval=every) for n, t in targets.items()}
             self._choose_source(targets)
             added, removed, changed = self.scheduler.set_targets(targets)
             self.inventory = inv
