@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +86,7 @@ class SseHub:
         self.rejected = 0  # answered 503: max_clients streams open
         self.dropped = 0  # clients cut: fell behind, stopped reading or timed out
         self.sent = 0  # events written (all clients)
+        self._frames: OrderedDict[str, bytes] = OrderedDict()  # event id -> frame, for all
 
     @property
     def clients(self) -> int:
@@ -129,7 +131,7 @@ class SseHub:
                     continue
                 if sub.dropped:
                     raise _Dropped(f"fell {sub.dropped} events behind")
-                await self._write(writer, frame("state", self._enrich(ev), ev.id))
+                await self._write(writer, self._frame(ev))
                 self.sent += 1
         except _Dropped as exc:
             self.dropped += 1
@@ -155,6 +157,16 @@ class SseHub:
         with contextlib.suppress(asyncio.CancelledError):
             await get
         return None
+
+    def _frame(self, ev: Event) -> bytes:
+        """An event's frame, rendered once for every client (a nationwide outage is ~1,000
+        events times every wall screen)."""
+        data = self._frames.get(ev.id)
+        if data is None:
+            data = self._frames[ev.id] = frame("state", self._enrich(ev), ev.id)
+            while len(self._frames) > self._depth:
+                self._frames.popitem(last=False)
+        return data
 
     @staticmethod
     async def _until_eof(reader: asyncio.StreamReader) -> None:

@@ -200,3 +200,26 @@ def test_a_client_that_stops_reading_is_cut_and_its_buffer_freed() -> None:
 def test_frames_are_one_json_line_with_an_id() -> None:
     raw = frame("state", {"a": "line\nbreak", "th": "ท"}, "abc")
     assert raw == 'id: abc\nevent: state\ndata: {"a":"line\\nbreak","th":"ท"}\n\n'.encode()
+
+
+def test_every_client_gets_each_event_rendered_once() -> None:
+    async def main() -> None:
+        bus = EventBus()
+        calls: list[str] = []
+
+        def enrich(ev: Event) -> dict[str, Any]:
+            calls.append(ev.id)
+            return {**ev.to_json(), "causes": []}
+
+        hub = SseHub(bus, dict, enrich=enrich)
+        async with served(hub) as (_, port):
+            streams = [await open_stream(port) for _ in range(3)]
+            for reader, _ in streams:
+                await head(reader)
+                await messages(reader, 1)
+            bus.publish(event(1))
+            got = [await messages(reader, 1) for reader, _ in streams]
+            assert len({m[0][1] for m in got}) == 1 and json.loads(got[0][0][1])["causes"] == []
+            assert calls == [event(1).id] and hub.sent == 3
+
+    asyncio.run(main())
