@@ -350,6 +350,8 @@ def test_a_killed_feed_shows_the_stale_banner(wall: Wall) -> None:
     took = time.time() - killed
     assert wall.js("return document.body.dataset.feed") == "stale"
     assert wall.js("return document.body.classList.contains('stale')")  # the map greyed
+    panel = wall.js("return getComputedStyle(document.getElementById('panel')).filter")
+    assert panel == "grayscale(1)", panel  # and the panel: its green "all up" too
     banner = wall.driver.find_element(By.ID, "stale-banner").text
     assert "LIVE FEED LOST" in banner
     assert wall.driver.find_element(By.ID, "feed").text == "FEED LOST"
