@@ -19,13 +19,15 @@ from netmon.state.engine import StateEngine
 from netmon.state.model import Cause, Event
 
 ALL = ("c1", "c2", "p1", "s1", "e1", "e2", "p2", "e3")
+# Built once: backbones.dev() draws addresses from one iterator shared by every test module.
+BACKBONE = backbone()
 
 
 class Lab:
     def __init__(self) -> None:
         self.now = 1_000_000.0
         self.engine = StateEngine(clock=lambda: self.now, confirm_timeout=5.0)
-        self.inv: Inventory | None = backbone()
+        self.inv: Inventory | None = BACKBONE
         self.engine.set_inventory(self.inv)
         self.states: dict[str, DeviceState] = {}
         self.data = NocData(
@@ -143,7 +145,7 @@ def test_the_map_is_built_once_per_inventory_and_its_version_follows_the_invento
     lab = Lab()
     first = lab.data.document()
     assert lab.data.document()["sites"] is first["sites"]  # the same loaded inventory: cached
-    again = backbone()  # a reload with the same content
+    again = BACKBONE.model_copy()  # a reload with the same content: another object
     lab.inv = again
     lab.engine.set_inventory(again)
     assert lab.data.document()["version"] == first["version"]
