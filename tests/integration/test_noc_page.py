@@ -194,7 +194,7 @@ def _agree(w: Wall, timeout: float = 20.0) -> dict[str, str]:
     return w.site_states()
 
 
-def _settled(w: Wall, want: dict[str, str], timeout: float = 60.0) -> dict[str, float]:
+def _settled(w: Wall, want: dict[str, str], timeout: float = 120.0) -> dict[str, float]:
     """Wait until netmon decided ``want`` (site -> status) for every site; return when each
     site's status began (a site shows its worst device status: it is up from the last of its
     devices' ``since``, down or dark from the first)."""
