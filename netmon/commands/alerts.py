@@ -58,6 +58,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     a.add_argument("--repeat-interval", help="override every repeat interval")
     a.set_defaults(func=alertmanager)
 
+    e = asub.add_parser(
+        "explain",
+        help="what is down, dark or in maintenance now, and what each quiet device hangs on",
+        description="Read a running netmon's /api/state and list every root cause (these page) "
+        "with the devices that are unreachable because of it (these are kept quiet).",
+    )
+    e.add_argument(
+        "--url",
+        default="http://127.0.0.1:9800",
+        help="base URL of netmon run (default http://127.0.0.1:9800)",
+    )
+    e.set_defaults(func=explain)
+
 
 def _inventory(path: Path | None) -> Any:
     from netmon.errors import InventoryError
@@ -117,4 +130,17 @@ def alertmanager(args: argparse.Namespace) -> int:
         return 0
     for path in write_config(routing, inv, args.out or DEFAULT_OUT, timing):
         print(f"wrote {path}")
+    return 0
+
+
+def explain(args: argparse.Namespace) -> int:
+    from netmon.explain import explain_text, fetch_state
+
+    url = args.url.rstrip("/") + "/api/state"
+    try:
+        doc = fetch_state(url)
+    except (OSError, ValueError) as exc:
+        print(f"netmon alerts explain: cannot read {url}: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(explain_text(doc))
     return 0
