@@ -37,6 +37,10 @@ TRAP_NAMES = {
 }
 
 
+class NotANotification(MessageError):
+    """A well-formed PDU that is no notification (a GET sent to the trap port)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Notification:
     """One decoded notification PDU (without its envelope)."""
@@ -89,7 +93,9 @@ def decode_notification(buf: bytes, pos: int, end: int) -> Notification:
         if tag == TRAPV1:
             return _decode_v1(buf, start, stop)
         if tag not in (ber.TRAPV2, ber.INFORM):
-            raise MessageError(f"not a notification PDU 0x{tag:02x}", pos)
+            if tag & 0xE0 == 0xA0:
+                raise NotANotification(f"PDU 0x{tag:02x} is not a notification", pos)
+            raise MessageError(f"not a PDU tag 0x{tag:02x}", pos)
         rs, re_ = expect(buf, start, stop, ber.INTEGER)
         request_id = ber.decode_int(buf, rs, re_)
         _, p = _int(buf, re_, stop)  # error-status

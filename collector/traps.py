@@ -26,6 +26,7 @@ from typing import cast
 from collector.trap_decode import (
     TRAP_NAMES,
     TRAPV1,
+    NotANotification,
     Notification,
     decode_community_header,
     decode_notification,
@@ -145,6 +146,7 @@ class TrapStats:
     inform_duplicates: int = 0  # resent informs acknowledged again but not acted on twice
     reports: int = 0  # v3 Reports sent (discovery, time sync, refusals)
     sink_errors: int = 0
+    unexpected: int = 0  # errors the decoders did not foresee (a bug: the fuzz test wants 0)
     users: int = 0  # USM users configured
     sources: int = 0  # inventory addresses accepted
 
@@ -197,7 +199,9 @@ class TrapReceiver:
                 return drop.report
             return None
         except Exception:  # a bug must not stop the receiver: count it, keep going
-            log.exception("traps: unexpected error on a datagram from %s", source)
+            self.stats.unexpected += 1
+            if self.stats.unexpected <= 20:  # a hostile flood must not flood the log
+                log.exception("traps: unexpected error on a datagram from %s", source)
             self.stats.dropped["malformed"] += 1
             return None
 
@@ -216,10 +220,7 @@ class TrapReceiver:
         self.stats.received[version] += 1
         if env.community not in self._config.communities.get(device, frozenset()):
             raise TrapDrop("bad_community", device)
-        try:
-            note = decode_notification(data, env.pdu_pos, len(data))
-        except MessageError as exc:
-            raise TrapDrop("malformed", str(exc)) from exc
+        note = _decode(data, env.pdu_pos, len(data))
         if (note.tag == TRAPV1) != (env.version == V1):
             raise TrapDrop("malformed", "a v1 Trap-PDU in a v2c message or the reverse")
         if note.tag != ber.INFORM:
@@ -235,10 +236,7 @@ class TrapReceiver:
         if isinstance(got, bytes):
             self.stats.reports += 1
             return got
-        try:
-            note = decode_notification(got.pdu, 0, len(got.pdu))
-        except MessageError as exc:
-            raise TrapDrop("malformed", str(exc)) from exc
+        note = _decode(got.pdu, 0, len(got.pdu))
         if got.inform is None:
             self._deliver(device, note, source, "3", got.user)
             return None
@@ -338,6 +336,15 @@ class _Protocol(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:  # an ICMP error: nothing to do
         log.debug("traps: socket error %s", exc)
+
+
+def _decode(buf: bytes, pos: int, end: int) -> Notification:
+    try:
+        return decode_notification(buf, pos, end)
+    except NotANotification as exc:
+        raise TrapDrop("unsupported", str(exc)) from exc
+    except MessageError as exc:
+        raise TrapDrop("malformed", str(exc)) from exc
 
 
 def _is_v3(data: bytes) -> bool:
