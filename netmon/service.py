@@ -15,7 +15,7 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from collector.fast_transport import fast_factory
@@ -30,12 +30,17 @@ from collector.udp_endpoint import SnmpEndpoint
 from exporters.exposition import render_text
 from exporters.families import Family, FamilyBuilder, LabelSet, ReloadStatus
 from exporters.http import HEALTH, SELF, MetricsServer
+from exporters.state_api import state_json
+from exporters.state_families import state_families
 from netmon.errors import ConfigError, InventoryError
 from netmon.inventory.model import Inventory
+from netmon.state.engine import StateEngine
+from netmon.state_feed import StateFeed
 
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 2.0
+TICK_INTERVAL = 1.0  # maintenance windows and hold timeouts are re-evaluated this often
 
 
 def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
@@ -114,7 +119,11 @@ class Service:
             self.engine = PysnmpEngine()
             factory = pysnmp_factory(self.engine)
         self.collector = SnmpCollector(self.profiles, factory)
-        self.scheduler = Scheduler(self.collector, concurrency=concurrency)
+        # The one place device states and root causes are decided; everyone reads it.
+        self.state = StateEngine(confirm=self._confirm)
+        self.scheduler = Scheduler(
+            self.collector, concurrency=concurrency, observer=StateFeed(self.state)
+        )
         self.families = FamilyBuilder(self.profiles)
         self.reload_status: ReloadStatus | None = None
         self.inventory: Inventory | None = None
@@ -149,6 +158,7 @@ class Service:
             self._set_status(False, f"cannot apply: {exc}")
             return False
         self.families.forget_missing(targets)
+        self.state.set_inventory(inv)
         # Rotated secrets (the same env:/file: reference, a new value) take effect on SIGHUP:
         # transports are rebuilt with freshly resolved secrets; caches and counters stay.
         self.collector.reset_transports()
@@ -177,6 +187,23 @@ class Service:
                 "restart netmon run (or pass --snmp-source 0.0.0.0) to reach them",
                 self.endpoint.host,
             )
+
+    def _confirm(self, names: Iterable[str]) -> None:
+        """The engine asks: do these devices answer? (A neighbour of theirs just stopped.)"""
+        for name in names:
+            self.scheduler.request_probe(name)
+
+    async def _tick(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with asyncio.timeout(TICK_INTERVAL):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+            try:
+                self.state.tick()
+            except Exception:  # the engine's bug must not stop polling
+                log.exception("state: tick failed")
 
     def _set_status(self, ok: bool, message: str) -> None:
         self.reload_status = ReloadStatus(ok, time.time(), len(self.scheduler.states), message)
@@ -217,19 +244,24 @@ class Service:
         return states
 
     def render(self, province: str | None = None) -> bytes:
-        if province is None:
-            fams = self.families.families(self.states(), self.scheduler.stats(), self.reload_status)
-        elif province in (SELF, HEALTH):
+        if province == SELF:
             fams = self.families.families(
-                self.states(),
-                self.scheduler.stats(),
-                self.reload_status,
-                per_device=province == HEALTH,
-                tables=False,
+                self.states(), self.scheduler.stats(), self.reload_status, per_device=False
             )
-        else:
-            return render_text(self.families.families(self.states(province)))
-        return render_text([*fams, *self.plumbing_families()])
+            return render_text([*fams, *self.plumbing_families()])
+        states = self.states(None if province == HEALTH else province)
+        labels = self.families.base_labels(states)
+        state = state_families(self.state, labels)
+        if province is None or province == HEALTH:
+            fams = self.families.families(
+                states, self.scheduler.stats(), self.reload_status, tables=province is None
+            )
+            return render_text([*fams, *state, *self.plumbing_families()])
+        return render_text([*self.families.families(states), *state])
+
+    def render_state(self) -> bytes:
+        """``/api/state``: every device's and link's state as JSON (explain, the NOC page)."""
+        return state_json(self.state)
 
     def plumbing_families(self) -> list[Family]:
         """The SNMP socket's and the HTTP server's own counters: a socket that cannot send
@@ -295,7 +327,9 @@ class Service:
         if not await self.reload():
             log.error("inventory: cannot start without a valid inventory")
             return 2
-        server = self.server = MetricsServer(self.render)
+        server = self.server = MetricsServer(
+            self.render, routes={"/api/state": (self.render_state, "application/json")}
+        )
         try:
             bound = await server.start(host, port)
         except OSError as exc:
@@ -306,7 +340,7 @@ class Service:
         if ready is not None:
             ready(bound)
         try:
-            await asyncio.gather(self.scheduler.run(stop), self._watch(stop))
+            await asyncio.gather(self.scheduler.run(stop), self._watch(stop), self._tick(stop))
         finally:
             await server.close()
             self.close()
