@@ -56,22 +56,26 @@ class Notification:
     def kind(self) -> str | None:
         return KINDS.get(self.trap_oid) if self.trap_oid is not None else None
 
-    def interface(self) -> tuple[int | None, str | None]:
-        """(ifIndex, ifName or else ifDescr) as carried by the varbinds."""
+    def interface(self) -> tuple[int | None, str | None, int | None, int | None]:
+        """(ifIndex, ifName or else ifDescr, ifAdminStatus, ifOperStatus) as carried."""
         index: int | None = None
         name: str | None = None
         descr: str | None = None
+        admin: int | None = None
+        oper: int | None = None
         for oid, _tag, value in self.varbinds:
             if len(oid) == len(IF_ENTRY) + 2 and oid[: len(IF_ENTRY)] == IF_ENTRY:
                 column, idx = oid[-2], oid[-1]
                 index = idx if index is None else index
                 if column == 2 and isinstance(value, bytes):
                     descr = _text(value)
+                elif column in (7, 8) and isinstance(value, int) and 1 <= value <= 7:
+                    admin, oper = (value, oper) if column == 7 else (admin, value)
             elif len(oid) == len(IF_X_ENTRY) + 2 and oid[: len(IF_X_ENTRY)] == IF_X_ENTRY:
                 index = oid[-1] if index is None else index
                 if oid[-2] == 1 and isinstance(value, bytes):
                     name = _text(value)
-        return index, name or descr
+        return index, name or descr, admin, oper
 
 
 def _text(value: bytes) -> str | None:

@@ -62,6 +62,8 @@ class Trap:
     kind: str  # cold_start, warm_start, link_down, link_up, authentication_failure
     if_index: int | None
     if_name: str | None  # as carried by the trap (ifName, else ifDescr)
+    if_admin: int | None  # ifAdminStatus / ifOperStatus when carried (1 up, 2 down)
+    if_oper: int | None
     time: float  # unix time it arrived
     source: str  # the sender's address
     version: str  # "1", "2c", "3"
@@ -271,12 +273,14 @@ class TrapReceiver:
             self.stats.dropped["unsupported"] += 1
             return
         self.stats.accepted[kind] += 1
-        if_index, if_name = note.interface()
+        if_index, if_name, admin, oper = note.interface()
         trap = Trap(
             device,
             kind,
             if_index,
             if_name,
+            admin,
+            oper,
             self._clock(),
             source,
             version,

@@ -33,6 +33,7 @@ from exporters.http import HEALTH, SELF, MetricsServer
 from exporters.state_api import state_json
 from exporters.state_families import state_families
 from netmon.errors import ConfigError, InventoryError
+from netmon.event_wiring import EventOptions, EventWiring
 from netmon.inventory.model import Inventory
 from netmon.state.engine import StateEngine
 from netmon.state_feed import StateFeed
@@ -103,6 +104,7 @@ class Service:
         watch_interval: float = WATCH_INTERVAL,
         transport: str = "fast",
         snmp_source: str | None = None,
+        events: EventOptions | None = None,
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
@@ -124,6 +126,8 @@ class Service:
         self.scheduler = Scheduler(
             self.collector, concurrency=concurrency, observer=StateFeed(self.state)
         )
+        # Traps in, MQTT out (netmon/event_wiring.py); None when neither is configured.
+        self.events = EventWiring(events, self.state, self.scheduler) if events else None
         self.families = FamilyBuilder(self.profiles)
         self.reload_status: ReloadStatus | None = None
         self.inventory: Inventory | None = None
@@ -162,6 +166,8 @@ class Service:
         # Rotated secrets (the same env:/file: reference, a new value) take effect on SIGHUP:
         # transports are rebuilt with freshly resolved secrets; caches and counters stay.
         self.collector.reset_transports()
+        if self.events is not None:
+            self.events.apply(inv)
         self.inventory = inv
         log.info(
             "inventory: %d devices (%d added, %d removed, %d changed)",
@@ -266,7 +272,7 @@ class Service:
     def plumbing_families(self) -> list[Family]:
         """The SNMP socket's and the HTTP server's own counters: a socket that cannot send
         shows here as errors, not only as devices timing out."""
-        out: list[Family] = []
+        out: list[Family] = self.events.families() if self.events is not None else []
         if self.endpoint is not None:
             st = self.endpoint.stats
             datagrams = Family(
@@ -337,10 +343,20 @@ class Service:
             self.close()
             return 2
         log.info("serving /metrics on http://%s:%d/metrics", host, bound)
+        tasks = [self.scheduler.run(stop), self._watch(stop), self._tick(stop)]
+        if self.events is not None:
+            try:
+                await self.events.start()
+            except OSError as exc:
+                log.error("cannot listen for traps: %s", exc)
+                await server.close()
+                self.close()
+                return 2
+            tasks.append(self.events.run(stop))
         if ready is not None:
             ready(bound)
         try:
-            await asyncio.gather(self.scheduler.run(stop), self._watch(stop), self._tick(stop))
+            await asyncio.gather(*tasks)
         finally:
             await server.close()
             self.close()

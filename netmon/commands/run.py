@@ -7,6 +7,13 @@ import ipaddress
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from netmon.event_options import add_arguments as add_event_arguments
+from netmon.event_options import options_from_args as event_options
+
+if TYPE_CHECKING:
+    from netmon.event_wiring import EventOptions
 
 log = logging.getLogger("netmon.run")
 
@@ -72,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
     )
+    add_event_arguments(p)
     p.set_defaults(func=handle)
 
 
@@ -99,8 +107,22 @@ def handle(args: argparse.Namespace) -> int:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
         return 0
+    from netmon.errors import ConfigError
+
+    try:
+        events = event_options(args)
+    except ConfigError as exc:
+        print(f"netmon run: {exc}", file=sys.stderr)
+        return 2
     return _serve(
-        path, host, port, args.port_override, args.concurrency, args.transport, args.snmp_source
+        path,
+        host,
+        port,
+        args.port_override,
+        args.concurrency,
+        args.transport,
+        args.snmp_source,
+        events,
     )
 
 
@@ -112,6 +134,7 @@ def _serve(
     concurrency: int,
     transport: str,
     snmp_source: str | None,
+    events: EventOptions | None = None,
 ) -> int:
     import asyncio
     import signal
@@ -126,6 +149,7 @@ def _serve(
             concurrency=concurrency,
             transport=transport,
             snmp_source=snmp_source,
+            events=events,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
