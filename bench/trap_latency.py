@@ -1,0 +1,200 @@
+"""Detection latency to MQTT: a simulated link goes down (or up) -> the event reaches an MQTT
+subscriber. With traps (the simulator sends linkDown/linkUp to `netmon run --trap-listen`)
+against polling only (the same run without traps: the 10 s ifOperStatus poll finds it).
+
+    python -m bench.trap_latency [--injections 40] [--poll-injections 10] [--inventory DIR]
+
+Everything runs for real on loopback: `netmon simulate`, `netmon run`, Mosquitto, and a paho
+subscriber in this process. Latency is wall time from the control request that changes the
+link to the arrival of the event on ``netmon/events``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from netmon.ports import free_tcp_port, free_udp_port
+from netmon.simulator.secrets import SIMULATION_SECRETS
+
+DEVICE, INTERFACE = "cmi-5001-edge-01", "GigabitEthernet0/0/0"
+LINK = "cmi-5001-edge-01:GigabitEthernet0/0/0--cmi-dist-01:GigabitEthernet0/0/2"
+NETMON = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
+
+
+def _wait(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(0.02)
+    raise TimeoutError(what)
+
+
+@contextlib.contextmanager
+def _proc(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "wb") as out:
+        p = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield p
+    finally:
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+class Events:
+    def __init__(self, port: int) -> None:
+        self.items: list[tuple[float, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.on_message = self._on
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe("netmon/events", qos=1)
+        self.client.loop_start()
+
+    def _on(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        at = time.time()
+        with self.lock:
+            self.items.append((at, json.loads(msg.payload)))
+
+    def link(self, current: str, after: float) -> tuple[float, dict[str, Any]] | None:
+        with self.lock:
+            for at, ev in self.items:
+                if (
+                    ev["kind"] == "link"
+                    and ev["subject"] == LINK
+                    and ev["current"] == current
+                    and at > after
+                ):
+                    return at, ev
+        return None
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _post(port: int, body: dict[str, Any]) -> None:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/action", data=json.dumps(body).encode(), method="POST"
+    )
+    urllib.request.urlopen(req, timeout=10).read()
+
+
+def measure(inventory: Path, root: Path, traps: bool, injections: int) -> list[float]:
+    env = {**os.environ, **SIMULATION_SECRETS}
+    mport, snmp, ctl, tport, http = (
+        free_tcp_port(),
+        free_udp_port(),
+        free_tcp_port(),
+        free_udp_port(),
+        free_tcp_port(),
+    )
+    conf = root / f"mosquitto-{mport}.conf"
+    conf.write_text(f"listener {mport} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    sim = [*NETMON, "simulate", "--inventory", str(inventory), "--port", str(snmp)]
+    sim += ["--control-port", str(ctl)]
+    run = [*NETMON, "run", "--inventory", str(inventory), "--listen", f"127.0.0.1:{http}"]
+    run += ["--port-override", str(snmp), "--mqtt-url", f"mqtt://127.0.0.1:{mport}"]
+    run += ["--mqtt-queue", str(root / f"outbox-{mport}.db")]
+    if traps:
+        sim += ["--trap-target", f"127.0.0.1:{tport}"]
+        run += ["--trap-listen", f"127.0.0.1:{tport}"]
+    out: list[float] = []
+    with (
+        _proc(["/usr/sbin/mosquitto", "-c", str(conf)], env, root / "mosquitto.log"),
+        _proc(sim, env, root / "simulate.log"),
+        _proc(run, env, root / "run.log"),
+    ):
+        _wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{ctl}/status"), 30, "simulator")
+        events = Events(mport) if _retry_connect(mport) else None
+        assert events is not None
+        try:
+            _wait(lambda: events.link("up", 0) is not None, 90, "the link up")
+            up = True
+            for _ in range(injections):
+                time.sleep(0.5)
+                t0 = time.time()
+                action = "link_down" if up else "link_up"
+                _post(ctl, {"action": action, "device": DEVICE, "interface": INTERFACE})
+                want = "down" if up else "up"
+                _wait(lambda w=want, t=t0: events.link(w, t) is not None, 60, f"link {want}")
+                got = events.link(want, t0)
+                assert got is not None
+                out.append(got[0] - t0)
+                up = not up
+        finally:
+            events.close()
+    return out
+
+
+def _retry_connect(port: int) -> bool:
+    _wait(lambda: _connectable(port), 20, "mosquitto")
+    return True
+
+
+def _connectable(port: int) -> bool:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
+def _pct(xs: list[float], q: float) -> float:
+    if len(xs) == 1:
+        return xs[0]
+    return statistics.quantiles(xs, n=100, method="inclusive")[int(q) - 1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.trap_latency")
+    p.add_argument("--injections", type=int, default=40)
+    p.add_argument("--poll-injections", type=int, default=10)
+    p.add_argument("--inventory", type=Path, default=None, help="default: the 4-device test bed")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="netmon-bench-traps-") as tmp:
+        root = Path(tmp)
+        inventory = args.inventory
+        if inventory is None:
+            from netmon.simulator.testbed import write_inventory
+
+            inventory = root / "inventory"
+            write_inventory(inventory, net=61)
+        rows = [
+            ("link change by trap -> MQTT", measure(inventory, root, True, args.injections)),
+            (
+                "same, polling only (10 s ifOperStatus poll)",
+                measure(inventory, root, False, args.poll_injections),
+            ),
+        ]
+    print("| detection to MQTT event | n | p50 | p99 | max | target |")
+    print("|---|---|---|---|---|---|")
+    for (name, xs), target in zip(rows, ("<= 1 s p99", "<= 12 s p99"), strict=True):
+        print(
+            f"| {name} | {len(xs)} | {_pct(xs, 50):.3f} s | {_pct(xs, 99):.3f} s "
+            f"| {max(xs):.3f} s | {target} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
