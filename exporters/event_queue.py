@@ -151,6 +151,11 @@ class EventQueue:
             "UPDATE retained SET published_key = ? WHERE topic = ?", (update.key, update.topic)
         )
 
+    def retained_topics(self) -> list[str]:
+        """Every retained topic that carries (or is to carry) a state, not a removal."""
+        rows = self._db.execute("SELECT topic FROM retained WHERE wanted != x''").fetchall()
+        return [str(r[0]) for r in rows]
+
     def retained_pending_count(self) -> int:
         row = self._db.execute(
             "SELECT COUNT(*) FROM retained "

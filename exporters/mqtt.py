@@ -202,35 +202,53 @@ class MqttPublisher:
             self._want_link(event.subject)
         self._wake.set()
 
-    def _want_device(self, name: str) -> None:
+    def _want_device(self, name: str) -> str | None:
+        """Update the device's retained state; returns its topic (None: not on the board)."""
         if self.board is None:
-            return
+            return None
         view = self.board.views().get(name)
-        place = self.board.place(name)
-        if view is None or place is None or view.status is Status.UNKNOWN:
-            return  # not decided yet: the broker keeps the last known state
-        payload, key = device_state(view, place)
-        self.queue.want(device_base(self.settings.prefix, place) + "/state", encode(payload), key)
+        place = self._place(name)
+        if view is None or place is None:
+            return None
+        topic = device_base(self.settings.prefix, place) + "/state"
+        if view.status is not Status.UNKNOWN:  # undecided: the broker keeps the last known
+            payload, key = device_state(view, place)
+            self.queue.want(topic, encode(payload), key)
+        return topic
 
-    def _want_link(self, name: str) -> None:
+    def _want_link(self, name: str) -> str | None:
         if self.board is None:
-            return
+            return None
         view = self.board.links().get(name)
-        place = self.board.place(link_device(name))
-        if view is None or place is None or view.status.value == "unknown":
-            return
-        payload, key = link_state(view, place)
+        place = self._place(link_device(name))
+        if view is None or place is None:
+            return None
         topic = f"{device_base(self.settings.prefix, place)}/link/{segment(name)}/state"
-        self.queue.want(topic, encode(payload), key)
+        if view.status.value != "unknown":
+            payload, key = link_state(view, place)
+            self.queue.want(topic, encode(payload), key)
+        return topic
+
+    def _place(self, device: str) -> Place | None:
+        assert self.board is not None
+        try:
+            return self.board.place(device)
+        except KeyError:  # the engine's place() of a device it no longer has
+            return None
 
     def sync_board(self) -> None:
-        """Compare the whole board with what the broker holds (start, reconnect, periodic)."""
+        """Compare the whole board with what the broker holds (start, reconnect, periodic);
+        a device or link gone from the inventory has its retained topic cleared."""
         if self.board is None:
             return
-        for name in list(self.board.views()):
-            self._want_device(name)
-        for name in list(self.board.links()):
-            self._want_link(name)
+        views = list(self.board.views())
+        live = {self._want_device(name) for name in views}
+        live |= {self._want_link(name) for name in list(self.board.links())}
+        if not views:
+            return  # no inventory yet: clear nothing
+        for topic in self.queue.retained_topics():
+            if topic not in live:
+                self.queue.want(topic, b"", "removed")
 
     async def _ingest(self) -> None:
         sub = self.subscription

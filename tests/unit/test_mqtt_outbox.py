@@ -171,3 +171,23 @@ def test_trap_feed_changes_state_at_once_and_asks_for_a_confirming_poll() -> Non
     assert [e.kind for e in events][-1] == "reboot" and events[-1].cause is Cause.TRAP
     feed(trap("link_down", "cmi-dist-01", None))  # no name, no cached ifIndex: counted
     assert feed.unmatched_interfaces == 1
+
+
+def test_a_device_removed_from_the_inventory_has_its_retained_state_cleared(
+    tmp_path: Path,
+) -> None:
+    board = Board()
+    pub = MqttPublisher(MqttSettings(), EventQueue(tmp_path / "q.db"), None, board)
+    board.devices["d1"] = DeviceView("d1", Status.UP, 1.0)
+    board.devices["d2"] = DeviceView("d2", Status.UP, 1.0)
+    pub.sync_board()
+    for u in pub.queue.pending_retained():
+        pub.queue.retained_done(u)
+    del board.devices["d1"]
+    pub.sync_board()
+    (gone,) = pub.queue.pending_retained()
+    assert (gone.topic, gone.payload) == ("netmon/50/5001/d1/state", b"")
+    board.devices.clear()  # an empty board (no inventory yet) clears nothing
+    pub.queue.retained_done(gone)
+    pub.sync_board()
+    assert pub.queue.pending_retained() == []
