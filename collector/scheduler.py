@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import logging
 import math
@@ -35,13 +34,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from collector.model import DeviceState, PollResult, ProbeResult, StatusResult, Target
-from collector.transport import SnmpTransportError
-from netmon.errors import ConfigError, NetmonError
+from collector.poll_limits import (
+    REQUESTS_BOUND,
+    guard_poll,
+    guard_probe,
+    guard_status,
+    jitter_fraction,
+    poll_deadline,
+    status_deadline,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 64
-REQUESTS_BOUND = 10  # the most requests a full poll of one device is expected to need
 STARTUP_WINDOW = 10.0
 FULL, STATUS, PROBE = "full", "status", "probe"
 PROBE_CONCURRENCY = 32  # probes of devices that answer (and confirmations)
@@ -62,28 +67,6 @@ class Collector(Protocol):
 
 Result = PollResult | StatusResult | ProbeResult
 Observer = Callable[[str, str, DeviceState, Result], None]  # (device, kind, state, result)
-
-
-def jitter_fraction(name: str) -> float:
-    """A stable number in [0, 1) from the device name (the same on every start)."""
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
-def poll_deadline(target: Target, requests_bound: int = REQUESTS_BOUND) -> float:
-    timing = target.profile.snmp_timing if target.profile is not None else None
-    if timing is None:
-        return 0.9 * target.interval
-    # 0.9: a poll cut at its deadline ends before the next one is due, so a dead or slow
-    # device is still tried every interval instead of every other one (an overrun skip).
-    return min(0.9 * target.interval, timing.timeout * (timing.retries + 1) * requests_bound)
-
-
-def status_deadline(target: Target) -> float:
-    timing = target.profile.snmp_timing if target.profile is not None else None
-    if timing is None:
-        return target.status_interval
-    return min(target.status_interval, timing.timeout * (timing.retries + 1))
 
 
 @dataclass(slots=True)
@@ -295,7 +278,7 @@ class Scheduler:
             self._last_lag = max(0.0, start - due)
             self.in_flight += 1
             try:
-                result = await self._guarded(
+                result = await guard_poll(
                     self.collector.collect(target), poll_deadline(target, self._requests_bound)
                 )
             finally:
@@ -308,22 +291,6 @@ class Scheduler:
         self._observe(name, FULL, state, result)
         if result.error_kind == "timeout":
             self.request_probe(name)  # does it answer at all? Ask now, not in a few seconds
-
-    async def _guarded(self, coro: object, deadline: float) -> PollResult:
-        try:
-            async with asyncio.timeout(deadline):
-                return await coro  # type: ignore[misc, no-any-return]
-        except TimeoutError:
-            return PollResult.failed("timeout", f"no complete answer within {deadline:.1f}s")
-        except SnmpTransportError as exc:
-            return PollResult.failed(exc.kind, str(exc))
-        except ConfigError as exc:
-            return PollResult.failed("config", str(exc))
-        except NetmonError as exc:
-            return PollResult.failed("other", str(exc))
-        except Exception as exc:  # a collector bug must not take the run down
-            log.exception("poll crashed")
-            return PollResult.failed("internal", f"{type(exc).__name__}: {exc}")
 
     def _record(self, name: str, state: DeviceState, result: PollResult, duration: float) -> None:
         slot = self._slots[name]
@@ -366,16 +333,7 @@ class Scheduler:
         async with self._status_sem:
             self.status_in_flight += 1
             try:
-                async with asyncio.timeout(deadline):
-                    result = await self.collector.poll_status(target)
-            except TimeoutError:
-                result = StatusResult(ok=False, error_kind="timeout", error="no answer")
-            except NetmonError as exc:
-                kind = getattr(exc, "kind", "config" if isinstance(exc, ConfigError) else "other")
-                result = StatusResult(ok=False, error_kind=kind, error=str(exc))
-            except Exception as exc:
-                log.exception("status poll crashed")
-                result = StatusResult(ok=False, error_kind="internal", error=repr(exc))
+                result = await guard_status(self.collector.poll_status(target), deadline)
             finally:
                 self.status_in_flight -= 1
         state = self._current(name, generation)
@@ -405,18 +363,12 @@ class Scheduler:
         async with sem:
             self.probe_in_flight += 1
             try:
-                async with asyncio.timeout(PROBE_DEADLINE):
-                    result = await self.collector.probe(state.target)
-            except TimeoutError:
-                result = ProbeResult(False, "timeout", f"no answer within {PROBE_DEADLINE:.0f}s")
-            except Exception:  # a collector bug is not a verdict on the device
-                log.exception("%s: probe crashed", name)
-                return
+                result = await guard_probe(self.collector.probe(state.target), PROBE_DEADLINE)
             finally:
                 self.probe_in_flight -= 1
         state = self._current(name, generation)
-        if state is None:
-            return
+        if state is None or result is None:
+            return  # a collector bug is not a verdict on the device
         was_dead = slot.dead
         slot.dead = not result.answered
         state.probes += 1

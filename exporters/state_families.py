@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 
 from exporters.families import Family, LabelSet
 from netmon.state.engine import StateEngine
+from netmon.state.maintenance import MaintenancePlan
 from netmon.state.model import LinkStatus, Status
 
 STATES = tuple(s.value for s in Status)
@@ -88,3 +89,24 @@ def state_families(engine: StateEngine, labels: Mapping[str, LabelSet]) -> Itera
     yield link_state
     yield speed
     yield flaps
+
+
+def maintenance_families(plan: MaintenancePlan, now: float) -> Iterator[Family]:
+    active = {w.name for w in plan.active(now)}
+    fam = Family(
+        "netmon_maintenance_active",
+        "gauge",
+        "1 while the maintenance window is active (inventory/maintenance.yaml), else 0.",
+    )
+    info = Family(
+        "netmon_maintenance_info",
+        "gauge",
+        "A maintenance window: its scope, targets, who and why.",
+    )
+    for w in plan.windows:
+        base = LabelSet((("window", w.name), ("scope", w.scope)))
+        fam.samples.append((base, 1 if w.name in active else 0))
+        extra = (("targets", ",".join(w.targets)), ("who", w.who), ("why", w.why))
+        info.samples.append((LabelSet(base.pairs + extra), 1))
+    yield fam
+    yield info

@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from collector.fast_transport import fast_factory
@@ -31,16 +32,18 @@ from exporters.exposition import render_text
 from exporters.families import Family, FamilyBuilder, LabelSet, ReloadStatus
 from exporters.http import HEALTH, SELF, MetricsServer
 from exporters.state_api import state_json
-from exporters.state_families import state_families
+from exporters.state_families import maintenance_families, state_families
 from netmon.errors import ConfigError, InventoryError
 from netmon.event_wiring import EventOptions, EventWiring
 from netmon.inventory.model import Inventory
 from netmon.state.engine import StateEngine
+from netmon.state.maintenance import MaintenancePlan, devices_in_maintenance, load_maintenance
 from netmon.state_feed import StateFeed
 
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 2.0
+MAINTENANCE_FILE = "maintenance.yaml"
 TICK_INTERVAL = 1.0  # maintenance windows and hold timeouts are re-evaluated this often
 
 
@@ -104,10 +107,12 @@ class Service:
         watch_interval: float = WATCH_INTERVAL,
         transport: str = "fast",
         snmp_source: str | None = None,
+        probe_interval: float | None = None,
         events: EventOptions | None = None,
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
+        self.probe_interval = probe_interval  # None: the inventory's; 0: no scheduled probes
         self.profiles = profiles or load_profiles()
         # "fast": netmon's codec on one shared socket (v2c and v3); "pysnmp": the reference.
         self.endpoint: SnmpEndpoint | None = None
@@ -122,7 +127,8 @@ class Service:
             factory = pysnmp_factory(self.engine)
         self.collector = SnmpCollector(self.profiles, factory)
         # The one place device states and root causes are decided; everyone reads it.
-        self.state = StateEngine(confirm=self._confirm)
+        self.state = StateEngine(confirm=self._confirm, maintenance=self._in_maintenance)
+        self.maintenance = MaintenancePlan()
         self.scheduler = Scheduler(
             self.collector, concurrency=concurrency, observer=StateFeed(self.state)
         )
@@ -155,20 +161,24 @@ class Service:
             return False
         try:
             targets = targets_from_inventory(inv, port_override=self.port_override)
+            if self.probe_interval is not None:
+                every = self.probe_interval
+                targets = {n: replace(t, probe_interval=every) for n, t in targets.items()}
             self._choose_source(targets)
             added, removed, changed = self.scheduler.set_targets(targets)
+            self.inventory = inv
+            maintenance_ok = await asyncio.to_thread(self._load_maintenance, inv)
+            self.state.set_inventory(inv)
         except Exception as exc:  # a surprise here must not stop the service either
             log.exception("inventory: cannot apply it; keeping the last good one")
             self._set_status(False, f"cannot apply: {exc}")
             return False
         self.families.forget_missing(targets)
-        self.state.set_inventory(inv)
         # Rotated secrets (the same env:/file: reference, a new value) take effect on SIGHUP:
         # transports are rebuilt with freshly resolved secrets; caches and counters stay.
         self.collector.reset_transports()
         if self.events is not None:
             self.events.apply(inv)
-        self.inventory = inv
         log.info(
             "inventory: %d devices (%d added, %d removed, %d changed)",
             len(targets),
@@ -176,8 +186,8 @@ class Service:
             removed,
             changed,
         )
-        self._set_status(True, "")
-        return True
+        self._set_status(maintenance_ok, "" if maintenance_ok else "maintenance.yaml: problems")
+        return maintenance_ok
 
     def _choose_source(self, targets: dict[str, Target]) -> None:
         if self.endpoint is None or self.snmp_source is not None:
@@ -193,6 +203,22 @@ class Service:
                 "restart netmon run (or pass --snmp-source 0.0.0.0) to reach them",
                 self.endpoint.host,
             )
+
+    def _load_maintenance(self, inv: Inventory) -> bool:
+        """Re-read ``maintenance.yaml`` with the inventory; a broken one keeps the last good
+        plan (planned work must not silently start paging) and fails the reload status."""
+        try:
+            self.maintenance = load_maintenance(self.inventory_path / MAINTENANCE_FILE, inv)
+        except InventoryError as exc:
+            for problem in exc.problems:
+                log.error("maintenance: %s", problem)
+            return False
+        return True
+
+    def _in_maintenance(self, now: float) -> dict[str, str]:
+        if self.inventory is None or not self.maintenance.windows:
+            return {}
+        return devices_in_maintenance(self.maintenance, self.inventory, now)
 
     def _confirm(self, names: Iterable[str]) -> None:
         """The engine asks: do these devices answer? (A neighbour of theirs just stopped.)"""
@@ -262,7 +288,8 @@ class Service:
             fams = self.families.families(
                 states, self.scheduler.stats(), self.reload_status, tables=province is None
             )
-            return render_text([*fams, *state, *self.plumbing_families()])
+            maint = maintenance_families(self.maintenance, time.time())
+            return render_text([*fams, *state, *maint, *self.plumbing_families()])
         return render_text([*self.families.families(states), *state])
 
     def render_state(self) -> bytes:

@@ -75,6 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="SNMP on netmon's own codec (fast, default) or on pysnmp (the reference)",
     )
     p.add_argument(
+        "--probe-interval",
+        type=float,
+        default=None,
+        help="seconds between reachability probes of every device (default: the inventory's "
+        "probe_interval, 5; 0: none, for measuring what they cost)",
+    )
+    p.add_argument(
         "--print-scrape-config",
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
@@ -122,6 +129,7 @@ def handle(args: argparse.Namespace) -> int:
         args.concurrency,
         args.transport,
         args.snmp_source,
+        args.probe_interval,
         events,
     )
 
@@ -134,6 +142,7 @@ def _serve(
     concurrency: int,
     transport: str,
     snmp_source: str | None,
+    probe_interval: float | None = None,
     events: EventOptions | None = None,
 ) -> int:
     import asyncio
@@ -149,6 +158,7 @@ def _serve(
             concurrency=concurrency,
             transport=transport,
             snmp_source=snmp_source,
+            probe_interval=probe_interval,
             events=events,
         )
         loop = asyncio.get_running_loop()

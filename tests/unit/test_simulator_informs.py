@@ -32,9 +32,7 @@ class Lab:
     def __init__(self, retries: int = 3) -> None:
         inv = small_inventory(31)
         nodes, links = build(inv, now=0.0, port=16100, resolve=resolve, v3_factory=make_v3_agent)
-        self.bb = Backbone(
-            nodes, links, inform_target=("127.0.0.1", 9162), inform_retries=retries
-        )
+        self.bb = Backbone(nodes, links, inform_target=("127.0.0.1", 9162), inform_retries=retries)
         self.got: list[Trap] = []
         self.rx = TrapReceiver(trap_config(inv, resolve), self.got.append, engine_boots=3)
         self.timers: list[Timer] = []
