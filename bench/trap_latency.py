@@ -103,7 +103,28 @@ def _post(port: int, body: dict[str, Any]) -> None:
     urllib.request.urlopen(req, timeout=10).read()
 
 
-def measure(inventory: Path, root: Path, traps: bool, injections: int) -> list[float]:
+def _faults(inventory: Path, ctl: int) -> str:
+    """10 % of the devices dead and a whole province dark (never the measured link's ends or
+    their province): the held-out run's conditions."""
+    import random
+
+    from netmon.inventory.loader import load_inventory
+
+    inv = load_inventory(inventory)
+    ends = {d for d in LINK.replace("--", ":").split(":")[::2]}
+    keep = {ps.province.code for ps, d in inv.devices() if d.name in ends}
+    dark = next(p.code for p in inv.provinces if p.code not in keep | {"10"})
+    pool = [d.name for ps, d in inv.devices() if ps.province.code not in keep | {dark, "10"}]
+    dead = random.Random(5).sample(pool, len(inv.devices()) // 10)
+    for name in dead:
+        _post(ctl, {"action": "dead", "device": name})
+    _post(ctl, {"action": "province_outage", "province": dark})
+    return f"{len(dead)} devices dead + province {dark} dark"
+
+
+def measure(
+    inventory: Path, root: Path, traps: bool, injections: int, faults: bool = False
+) -> list[float]:
     env = {**os.environ, **SIMULATION_SECRETS}
     mport, snmp, ctl, tport, http = (
         free_tcp_port(),
@@ -133,6 +154,9 @@ def measure(inventory: Path, root: Path, traps: bool, injections: int) -> list[f
         assert events is not None
         try:
             _wait(lambda: events.link("up", 0) is not None, 90, "the link up")
+            if faults:
+                print(f"  faults: {_faults(inventory, ctl)}", flush=True)
+                time.sleep(15)  # let the outage's events and polls settle first
             up = True
             for _ in range(injections):
                 time.sleep(0.5)
@@ -177,6 +201,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="the shipped inventory (1,031 devices) instead of the 4-device test bed",
     )
+    p.add_argument(
+        "--faults",
+        action="store_true",
+        help="with --backbone: measure with 10 %% of the devices dead and a province dark",
+    )
     args = p.parse_args(argv)
     global DEVICE, INTERFACE, LINK
     if args.backbone:
@@ -193,14 +222,20 @@ def main(argv: list[str] | None = None) -> None:
 
             inventory = root / "inventory"
             write_inventory(inventory, net=61)
+        faults = args.faults and args.backbone
         rows = [
-            ("link change by trap -> MQTT", measure(inventory, root, True, args.injections)),
+            (
+                "link change by trap -> MQTT",
+                measure(inventory, root, True, args.injections, faults),
+            ),
             (
                 "same, polling only (10 s ifOperStatus poll)",
-                measure(inventory, root, False, args.poll_injections),
+                measure(inventory, root, False, args.poll_injections, faults),
             ),
         ]
     where = "the shipped backbone (1,031 devices)" if args.backbone else "the 4-device test bed"
+    if args.faults and args.backbone:
+        where += ", 10 % dead and a province dark"
     print(f"{where}:")
     print("| detection to MQTT event | n | p50 | p99 | max | target |")
     print("|---|---|---|---|---|---|")

@@ -185,6 +185,7 @@ class Backbone:
         if (
             informs is not None
             and not node.faults.dead
+            and informs.busy(node.dev.name)
             and informs.receive(node.dev.name, data, _sender(node))
         ):
             return None
@@ -553,7 +554,7 @@ class Backbone:
 
 def _sender(node: Node) -> Callable[[bytes, tuple[str, int]], None]:
     def send(data: bytes, addr: tuple[str, int]) -> None:
-        if node.sender is not None:
+        if node.sender is not None and not node.faults.dead:  # a dead device resends nothing
             node.sender(data, addr)
 
     return send
