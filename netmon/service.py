@@ -370,7 +370,6 @@ class Service:
             self.close()
             return 2
         log.info("serving /metrics on http://%s:%d/metrics", host, bound)
-        tasks = [self.scheduler.run(stop), self._watch(stop), self._tick(stop)]
         if self.events is not None:
             try:
                 await self.events.start()
@@ -379,6 +378,8 @@ class Service:
                 await server.close()
                 self.close()
                 return 2
+        tasks = [self.scheduler.run(stop), self._watch(stop), self._tick(stop)]
+        if self.events is not None:
             tasks.append(self.events.run(stop))
         if ready is not None:
             ready(bound)
