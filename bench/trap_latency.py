@@ -197,6 +197,8 @@ def _connectable(port: int) -> bool:
 
 
 def _pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
     if len(xs) == 1:
         return xs[0]
     return statistics.quantiles(xs, n=100, method="inclusive")[int(q) - 1]
@@ -259,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"| {name} | {len(xs)} | {MISSED.get(traps, 0)} "
             f"| {_pct(xs, 50):.3f} s | {_pct(xs, 99):.3f} s "
-            f"| {max(xs):.3f} s | {target} | {_pct(d, 50):.3f} / {_pct(d, 99):.3f} s |"
+            f"| {max(xs, default=float('nan')):.3f} s | {target} "
+            f"| {_pct(d, 50):.3f} / {_pct(d, 99):.3f} s |"
         )
 
 
