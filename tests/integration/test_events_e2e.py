@@ -116,9 +116,12 @@ def test_simulator_link_down_reaches_mqtt_as_a_trap_event(tmp_path: Path) -> Non
                     "50",
                 )
                 assert ev["name_en"] == "Mueang Chiang Mai" and ev["name_th"] == "เมืองเชียงใหม่"
-                assert ev["id"] in {
-                    e["id"] for e in rec.events("netmon/50/5001/cmi-5001-edge-01/events")
-                }
+                per_device = "netmon/50/5001/cmi-5001-edge-01/events"
+                wait_for(
+                    lambda: ev["id"] in {e["id"] for e in rec.events(per_device)},
+                    10,
+                    "the same event on the device's topic",
+                )
                 wait_for(lambda: (board(link_topic) or {}).get("status") == "down", 30, "board")
                 text = metrics(http)
                 assert 'netmon_traps_accepted_total{kind="link_down"}' in text
