@@ -152,7 +152,7 @@ def measure(
         _proc(sim, env, root / "simulate.log"),
         _proc(run, env, root / "run.log"),
     ):
-        _wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{ctl}/status"), 30, "simulator")
+        _wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{ctl}/status"), 120, "simulator")
         events = Events(mport) if _retry_connect(mport) else None
         assert events is not None
         try:
