@@ -74,12 +74,19 @@ class Events:
         self.client.on_message = self._on
         self.client.connect("127.0.0.1", port)
         self.client.subscribe("netmon/events", qos=1)
+        self.client.subscribe("netmon/+/+/+/link/+/state", qos=1)  # the retained board
+        self.link_status = ""
         self.client.loop_start()
 
     def _on(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         at = time.time()
+        doc = json.loads(msg.payload) if msg.payload else {}
         with self.lock:
-            self.items.append((at, json.loads(msg.payload)))
+            if msg.topic.endswith("/state"):
+                if doc.get("link") == LINK:
+                    self.link_status = doc["status"]
+            else:
+                self.items.append((at, doc))
 
     def link(self, current: str, after: float) -> tuple[float, dict[str, Any]] | None:
         with self.lock:
@@ -156,7 +163,7 @@ def measure(
         events = Events(mport) if _retry_connect(mport) else None
         assert events is not None
         try:
-            _wait(lambda: events.link("up", 0) is not None, 90, "the link up")
+            _wait(lambda: events.link_status == "up", 180, "the link up")
             if faults:
                 print(f"  faults: {_faults(inventory, ctl)}", flush=True)
                 time.sleep(15)  # let the outage's events and polls settle first
@@ -174,6 +181,10 @@ def measure(
                     # No such event: e.g. an end device judged unreachable meanwhile makes the
                     # link "dark", not "down". Counted, shown, not hidden in the percentiles.
                     MISSED[traps] = MISSED.get(traps, 0) + 1
+                    with events.lock:
+                        recent = [e for _a, e in events.items if e["subject"] == LINK][-4:]
+                    seen = [(e["previous"], e["current"], e["cause"]) for e in recent]
+                    print(f"  missed a link {want}; its last events: {seen}", flush=True)
                     continue
                 got = events.link(want, t0)
                 assert got is not None
