@@ -37,6 +37,7 @@ LINK = "cmi-5001-edge-01:GigabitEthernet0/0/0--cmi-dist-01:GigabitEthernet0/0/2"
 # On the shipped backbone (--backbone): a district's uplink to its provincial hub.
 BACKBONE_LINK = "d5001-edge1:GigabitEthernet0/0--p50-dist1:GE1/0/0"
 MISSED: dict[bool, int] = {}  # injections whose link event never came (30 s)
+PUBLISHER: dict[bool, str] = {}  # netmon's own outbox -> PUBACK share, during the injections
 DECIDED: dict[bool, list[float]] = {}  # injection -> netmon's decision (the event's time)
 NETMON = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
 
@@ -167,6 +168,7 @@ def measure(
             if faults:
                 print(f"  faults: {_faults(inventory, ctl)}", flush=True)
                 time.sleep(15)  # let the outage's events and polls settle first
+            before = _within(http)
             up = True
             for _ in range(injections):
                 time.sleep(0.5)
@@ -190,8 +192,27 @@ def measure(
                 assert got is not None
                 out.append(got[0] - t0)
                 decided.append(got[1]["time"] - t0)
+            after = _within(http)
+            d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+            total = d.get("+Inf", 0)
+            PUBLISHER[traps] = (
+                f"{total} events: {d.get('0.1', 0)} acked within 0.1 s, "
+                f"{d.get('1', 0)} within 1 s, {d.get('5', 0)} within 5 s"
+            )
         finally:
             events.close()
+    return out
+
+
+def _within(http: int) -> dict[str, int]:
+    """netmon's netmon_mqtt_events_delivered_within_seconds_total, by le."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=30) as resp:
+        text = resp.read().decode()
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("netmon_mqtt_events_delivered_within_seconds_total{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[le] = int(float(line.rsplit(" ", 1)[1]))
     return out
 
 
@@ -275,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
             f"| {max(xs, default=float('nan')):.3f} s | {target} "
             f"| {_pct(d, 50):.3f} / {_pct(d, 99):.3f} s |"
         )
+    for traps, text in PUBLISHER.items():
+        print(f"netmon's outbox -> broker PUBACK ({'traps' if traps else 'polling'}): {text}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collector.traps import DROP_REASONS, TrapStats
 from exporters.families import Family, LabelSet
-from exporters.mqtt import MqttPublisher
+from exporters.mqtt import DELIVERY_BUCKETS, MqttPublisher
 
 _NONE = LabelSet(())
 
@@ -108,6 +108,13 @@ def mqtt_families(pub: MqttPublisher) -> list[Family]:
             "MQTT messages acknowledged (events per topic, retained states, status).",
             s.published,
         ),
+        _delivery(pub),
+        _one(
+            "netmon_mqtt_event_delivery_max_seconds",
+            "gauge",
+            "The longest an event waited in the outbox for the broker's acknowledgement.",
+            s.delivery_max,
+        ),
         _one("netmon_mqtt_connects_total", "counter", "Connections made.", s.connects),
         _one(
             "netmon_mqtt_connect_failures_total",
@@ -116,3 +123,18 @@ def mqtt_families(pub: MqttPublisher) -> list[Family]:
             s.connect_failures,
         ),
     ]
+
+
+def _delivery(pub: MqttPublisher) -> Family:
+    """Events acknowledged within each bound of seconds from entering the outbox (cumulative,
+    as a histogram's buckets; outages included)."""
+    s = pub.stats
+    fam = Family(
+        "netmon_mqtt_events_delivered_within_seconds_total",
+        "counter",
+        "Events the broker acknowledged within le seconds of entering the outbox.",
+    )
+    for bound, count in zip(DELIVERY_BUCKETS, s.delivery_buckets, strict=True):
+        fam.samples.append((LabelSet((("le", f"{bound:g}"),)), count))
+    fam.samples.append((LabelSet((("le", "+Inf"),)), s.delivery_count))
+    return fam

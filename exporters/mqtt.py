@@ -29,7 +29,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -143,6 +143,9 @@ def encode(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+DELIVERY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 300.0)
+
+
 @dataclass
 class MqttStats:
     connected: bool = False
@@ -151,6 +154,20 @@ class MqttStats:
     disconnects: int = 0
     published: int = 0  # messages acknowledged (events on each topic, retained, status)
     bus_dropped: int = 0  # events the bus subscription lost before reaching the outbox
+    # Outbox -> broker PUBACK on every topic, per event (a histogram: cumulative counts).
+    delivery_buckets: list[int] = field(default_factory=lambda: [0] * len(DELIVERY_BUCKETS))
+    delivery_count: int = 0
+    delivery_sum: float = 0.0
+    delivery_max: float = 0.0
+
+    def delivered(self, seconds: float) -> None:
+        seconds = max(seconds, 0.0)
+        for i, bound in enumerate(DELIVERY_BUCKETS):
+            if seconds <= bound:
+                self.delivery_buckets[i] += 1
+        self.delivery_count += 1
+        self.delivery_sum += seconds
+        self.delivery_max = max(self.delivery_max, seconds)
 
 
 class MqttPublisher:
@@ -382,6 +399,7 @@ class MqttPublisher:
                 await client.publish(topic, item.payload, qos=1)
                 self.stats.published += 1
             self.queue.ack(item.seq)
+            self.stats.delivered(time.time() - item.queued)
             sent += 1
         for update in self.queue.pending_retained(200):
             await client.publish(update.topic, update.payload or None, qos=1, retain=True)
