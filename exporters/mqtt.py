@@ -28,7 +28,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "netmon"
 SYNC_INTERVAL = 30.0  # seconds between board comparisons (catches added/removed devices)
+BATCH = 100  # events (or retained topics) per pipelined batch
 _BACKOFF_MAX = 10.0
 
 
@@ -392,18 +393,50 @@ class MqttPublisher:
                 raise aiomqtt.MqttError("disconnected")
 
     async def _flush(self, client: aiomqtt.Client) -> int:
-        """Publish the outbox in order, then the changed retained topics; returns how many."""
-        sent = 0
-        for item in self.queue.peek(200):
-            for topic in item.topics:
-                await client.publish(topic, item.payload, qos=1)
-                self.stats.published += 1
-            self.queue.ack(item.seq)
-            self.stats.delivered(time.time() - item.queued)
-            sent += 1
-        for update in self.queue.pending_retained(200):
-            await client.publish(update.topic, update.payload or None, qos=1, retain=True)
-            self.stats.published += 1
-            self.queue.retained_done(update)
-            sent += 1
-        return sent
+        """Publish the outbox in order, then the changed retained topics; returns how many.
+
+        A batch is pipelined (every publish sent, then the PUBACKs awaited together): one
+        round trip per batch, not per message, so a burst of events (a province going dark)
+        does not queue behind a round trip each. paho sends them in call order.
+        """
+        items = self.queue.peek(BATCH)
+        if items:
+            tasks = [
+                [asyncio.ensure_future(client.publish(t, item.payload, qos=1)) for t in item.topics]
+                for item in items
+            ]
+            try:
+                for item, acks in zip(items, tasks, strict=True):
+                    await asyncio.gather(*acks)
+                    # Deleted as soon as its PUBACKs are in: a kill now resends as few as can be.
+                    self.queue.ack(item.seq)
+                    self.stats.published += len(acks)
+                    self.stats.delivered(time.time() - item.queued)
+            except BaseException:
+                await _cancel([t for acks in tasks for t in acks])
+                raise
+        updates = self.queue.pending_retained(BATCH)
+        if updates:
+            await _all(
+                [client.publish(u.topic, u.payload or None, qos=1, retain=True) for u in updates]
+            )
+            for update in updates:
+                self.queue.retained_done(update)
+            self.stats.published += len(updates)
+        return len(items) + len(updates)
+
+
+async def _all(coros: list[Coroutine[Any, Any, None]]) -> None:
+    """Run the publishes as tasks in call order; on the first failure cancel the rest."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        await _cancel(tasks)
+        raise
+
+
+async def _cancel(tasks: Sequence[asyncio.Future[None]]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
