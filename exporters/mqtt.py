@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 PREFIX = "netmon"
 SYNC_INTERVAL = 30.0  # seconds between board comparisons (catches added/removed devices)
 BATCH = 100  # events (or retained topics) per pipelined batch
+INFLIGHT = 50  # QoS 1 messages sent and not yet acknowledged (paho's default: 20)
 _BACKOFF_MAX = 10.0
 
 
@@ -292,7 +293,7 @@ class MqttPublisher:
         username = self._resolve(s.username) if s.username else None
         password = self._resolve(s.password) if s.password else None
         will = aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True)
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             s.host,
             s.port,
             username=username,
@@ -302,7 +303,12 @@ class MqttPublisher:
             keepalive=s.keepalive,
             tls_context=tls_context,
             timeout=10,
+            max_inflight_messages=INFLIGHT,
         )
+        # A pipelined batch is many publishes awaiting their PUBACK by design: aiomqtt warns
+        # from 10 on, once per publish.
+        client.pending_calls_threshold = 3 * BATCH
+        return client
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop``; reconnect with backoff whenever the broker goes away."""
