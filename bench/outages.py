@@ -109,6 +109,7 @@ class Tally:
     missed: list[str] = field(default_factory=list)
     extra: list[tuple[str, str]] = field(default_factory=list)
     latency: list[float] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
 
 
 def one_round(
@@ -116,7 +117,16 @@ def one_round(
 ) -> None:
     """Three outages at once in three provinces; count what paged."""
     t0 = time.time()
-    chosen = [outage(inv, code, rng) for code in rng.sample(PROVINCES, 3)]
+    chosen = []
+    for code in rng.sample(PROVINCES, 3):
+        # never the same root cause twice: Alertmanager would hold a second page of one group
+        # for group_interval (1 h here), which is its storm control, not a miss
+        while True:
+            pick = outage(inv, code, rng)
+            if pick[2] not in tally.used:
+                tally.used.add(pick[2])
+                chosen.append(pick)
+                break
     for _, action, _ in chosen:
         backbone.act(**action)
     wanted = {want for *_, want in chosen}
@@ -131,7 +141,11 @@ def one_round(
             tally.exact += 1
             tally.latency.append(_first(lab, t0, want) - t0)
         elif count[want] == 0:
-            tally.missed.append(f"{kind} {want}")
+            doc = backbone.state()
+            seen = next((d for d in doc["devices"] if d["device"] == want), None)
+            status = seen["status"] if seen else "?"
+            fired = sorted(a for a in lab.firing() if a[1] == want)
+            tally.missed.append(f"{kind} {want}: state {status}, firing {fired}")
     tally.extra += [(p[0], p[1]) for p in pages if p[1] not in wanted]
     tally.extra += [("repeat", w) for w in wanted for _ in range(count[w] - 1)]
 
