@@ -51,8 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--alert-time-scale",
         type=float,
-        default=0.25,
-        help="shrink the rules' for: windows for the demo (default 0.25: a 1 m for: is 15 s)",
+        default=0.5,
+        help="shrink the rules' for: windows for the demo (default 0.5: a 1 m for: is 30 s)",
     )
     p.set_defaults(func=_demo)
 
