@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netmon.ports import free_tcp_port, free_udp_port
+from netmon.procs import stop
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 
@@ -78,12 +78,5 @@ def event_demo(mqtt_port: int = 0) -> Iterator[EventDemo]:
         demo.hint = f"watch events: mosquitto_sub -h 127.0.0.1 -p {port} -t 'netmon/events' -v"
         yield demo
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(proc, grace=10)
         shutil.rmtree(root, ignore_errors=True)

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netmon.procs import stop
+
 if TYPE_CHECKING:
     from netmon.alert_lab import AlertLab
 
@@ -63,14 +65,7 @@ def _child(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[by
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(proc, grace=10)
 
 
 @contextlib.contextmanager
