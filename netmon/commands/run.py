@@ -7,6 +7,13 @@ import ipaddress
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from netmon.event_options import add_arguments as add_event_arguments
+from netmon.event_options import options_from_args as event_options
+
+if TYPE_CHECKING:
+    from netmon.event_wiring import EventOptions
 
 from collector.ssh_targets import SshOptions
 from netmon.ssh_wiring import add_ssh_arguments, ssh_options
@@ -82,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
     )
+    add_event_arguments(p)
     add_ssh_arguments(p)
     p.set_defaults(func=handle)
 
@@ -110,6 +118,13 @@ def handle(args: argparse.Namespace) -> int:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
         return 0
+    from netmon.errors import ConfigError
+
+    try:
+        events = event_options(args)
+    except ConfigError as exc:
+        print(f"netmon run: {exc}", file=sys.stderr)
+        return 2
     return _serve(
         path,
         host,
@@ -119,6 +134,7 @@ def handle(args: argparse.Namespace) -> int:
         args.transport,
         args.snmp_source,
         args.probe_interval,
+        events,
         ssh=ssh_options(args),
     )
 
@@ -132,6 +148,7 @@ def _serve(
     transport: str,
     snmp_source: str | None,
     probe_interval: float | None = None,
+    events: EventOptions | None = None,
     ssh: SshOptions | None = None,
 ) -> int:
     import asyncio
@@ -148,6 +165,7 @@ def _serve(
             transport=transport,
             snmp_source=snmp_source,
             probe_interval=probe_interval,
+            events=events,
             ssh=ssh,
         )
         loop = asyncio.get_running_loop()
