@@ -77,7 +77,7 @@ class FamilyBuilder:
     def __init__(self, profiles: Profiles) -> None:
         self.profiles = profiles
         ifp = profiles.interfaces
-        self._if_metrics = [(m.name, m.type, m.help) for m in ifp.metrics]
+        self._if_metrics = [(m.name, m.type, m.help) for m in (*ifp.metrics, *ifp.fallback_metrics)]
         self._if_cached = [(m.name, m.type, m.help) for m in ifp.cached_metrics]
         self._label_names = [lc.name for lc in ifp.labels]
         self._status_name = next(m.name for m in ifp.metrics if m.oid == ifp.status_column)
