@@ -39,18 +39,19 @@ class LabelSet:
 @dataclass(slots=True)
 class Family:
     """A metric family. Interface families keep their rows per device in ``blocks``
-    ({ifIndex: labels}, {ifIndex: value}) so the text renderer can write them without
-    building a tuple per sample; ``all_samples()`` gives everything as pairs."""
+    ({ifIndex: labels}, {ifIndex: value}, stamp) so the text renderer can write them without
+    building a tuple per sample; ``all_samples()`` gives everything as pairs. ``stamp`` is
+    ``" <unix ms>"`` (the exposition's sample timestamp) or ``""``."""
 
     name: str
     type: str  # counter | gauge | untyped
     help: str
     samples: list[tuple[LabelSet, float | int]] = field(default_factory=list)
-    blocks: list[tuple[dict[str, LabelSet], dict[str, int]]] = field(default_factory=list)
+    blocks: list[tuple[dict[str, LabelSet], dict[str, int], str]] = field(default_factory=list)
 
     def all_samples(self) -> list[tuple[LabelSet, float | int]]:
         out = list(self.samples)
-        for per_if, rows in self.blocks:
+        for per_if, rows, _ in self.blocks:
             out.extend([(per_if[i], v) for i, v in rows.items() if i in per_if])
         return out
 
@@ -220,8 +221,15 @@ class FamilyBuilder:
         yield from self._own(states, stats, reload)
 
     def _tables(self, live: list[tuple[DeviceState, _DeviceLabels]]) -> Iterator[Family]:
-        """IF-MIB (snmp_exporter names), link rates, sysUpTime and vendor tables."""
+        """IF-MIB (snmp_exporter names), link rates, sysUpTime and vendor tables.
+
+        Counters carry the time of the poll that read them as the sample timestamp: a
+        Prometheus scraping more often than netmon polls then sees each reading once, at the
+        time it was true, so ``rate()`` agrees with the device (see netmon/rate_window.py).
+        Gauges carry none: the fast status poll updates ifOperStatus between polls, and a
+        series that stops must go stale at once."""
         # --- IF-MIB, snmp_exporter names ---
+        stamps = {id(s): f" {int(s.last_success * 1000)}" for s, _ in live if s.last_success}
         for name, typ, help_ in self._if_metrics:
             fam = Family(name, typ, help_)
             for s, dl in live:
@@ -232,7 +240,8 @@ class FamilyBuilder:
                 per_if = dl.per_if
                 if name == self._status_name and s.status_overlay:
                     rows = {**rows, **{i: v for i, v in s.status_overlay.items() if i in rows}}
-                fam.blocks.append((per_if, rows))
+                stamp = stamps.get(id(s), "") if typ == "counter" else ""
+                fam.blocks.append((per_if, rows, stamp))
             yield fam
         for name, typ, help_ in self._if_cached:
             fam = Family(name, typ, help_)
@@ -240,7 +249,7 @@ class FamilyBuilder:
                 table = s.last.interfaces  # type: ignore[union-attr]
                 if table is None:
                     continue
-                fam.blocks.append((dl.per_if, table.cached.get(name, {})))
+                fam.blocks.append((dl.per_if, table.cached.get(name, {}), ""))
             yield fam
 
         for pos, name, help_ in (
