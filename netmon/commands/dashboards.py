@@ -53,7 +53,9 @@ def _push(args: argparse.Namespace) -> int:
     from netmon.dashboards.push import PushError, push
 
     try:
-        changes = push(args.url, args.token, all_dashboards(), folder_uid=args.folder, folder_title=args.folder)
+        changes = push(
+            args.url, args.token, all_dashboards(), folder_uid=args.folder, folder_title=args.folder
+        )
     except PushError as exc:
         print(f"push failed: {exc}", file=sys.stderr)
         return 1

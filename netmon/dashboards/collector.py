@@ -81,7 +81,11 @@ def collector(w: Windows) -> dict[str, Any]:
             [(None, "green"), (0.01, "yellow"), (1, "red")],
         ),
     ):
-        d = d.with_panel(g.place(stat(names, description, [query(expr, instant=True)], unit=unit, steps=steps), 4, 4))
+        d = d.with_panel(
+            g.place(
+                stat(names, description, [query(expr, instant=True)], unit=unit, steps=steps), 4, 4
+            )
+        )
     d = d.with_panel(
         g.place(
             timeseries(

@@ -185,7 +185,9 @@ def datasource_variable() -> db.DatasourceVariable:
     )
 
 
-def query_variable(name: str, label: str, promql: str, *, include_all: bool = False) -> db.QueryVariable:
+def query_variable(
+    name: str, label: str, promql: str, *, include_all: bool = False
+) -> db.QueryVariable:
     v = (
         db.QueryVariable(name)
         .label(label)
@@ -245,8 +247,10 @@ def stat(
 ) -> Any:
     from grafana_foundation_sdk.builders import stat as stat_b
 
-    p = _common(stat_b.Panel(), names, description, queries).unit(unit).thresholds(
-        thresholds(steps)
+    p = (
+        _common(stat_b.Panel(), names, description, queries)
+        .unit(unit)
+        .thresholds(thresholds(steps))
     )
     p = p.color_mode(BigValueColorMode.BACKGROUND).graph_mode(BigValueGraphMode.NONE)
     if mappings:

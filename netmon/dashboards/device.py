@@ -35,7 +35,9 @@ NAV = (
 def bits(direction: str, selector: str, window: str) -> str:
     """Bits/s of an interface from its 64-bit counter, or its 32-bit one if that is all the
     agent has (collector/profiles.yaml fallback_metrics)."""
-    hc, old = ("ifHCInOctets", "ifInOctets") if direction == "in" else ("ifHCOutOctets", "ifOutOctets")
+    hc, old = (
+        ("ifHCInOctets", "ifInOctets") if direction == "in" else ("ifHCOutOctets", "ifOutOctets")
+    )
     return f"(rate({hc}{{{selector}}}[{window}]) or rate({old}{{{selector}}}[{window}])) * 8"
 
 
@@ -146,7 +148,9 @@ def site(w: Windows) -> dict[str, Any]:
         ),
     ):
         d = d.with_panel(
-            g.place(stat(names, description, [query(expr, instant=True)], unit=unit, steps=steps), 5, 4)
+            g.place(
+                stat(names, description, [query(expr, instant=True)], unit=unit, steps=steps), 5, 4
+            )
         )
     iface = (
         f"ifOperStatus{{{dev}}}",
@@ -170,7 +174,9 @@ def site(w: Windows) -> dict[str, Any]:
                     "Value #C": "ขาเข้า / In",
                     "Value #D": "ขาออก / Out",
                 },
-                links_=[data_link("ลิงก์ / Link", drill_url(links.LINK, link="${__data.fields.link}"))],
+                links_=[
+                    data_link("ลิงก์ / Link", drill_url(links.LINK, link="${__data.fields.link}"))
+                ],
             ),
             24,
             10,
@@ -274,7 +280,11 @@ def link(w: Windows) -> dict[str, Any]:
                 ("ความจุ", "Capacity"),
                 "The lower of the interface speed and the circuit speed, per end "
                 "(netmon:link_capacity_bits_per_second).",
-                [query(f"netmon:link_capacity_bits_per_second{{{sel}}}", "{{device}}", instant=True)],
+                [
+                    query(
+                        f"netmon:link_capacity_bits_per_second{{{sel}}}", "{{device}}", instant=True
+                    )
+                ],
                 unit="bps",
                 steps=[(None, "blue")],
             ),
@@ -362,7 +372,15 @@ def link(w: Windows) -> dict[str, Any]:
                 [query(e, instant=True, table=True) for e in p95],
                 unit="bps",
                 merge=True,
-                hide=["province", "province_code", "district", "role", "region", "ifDescr", "ifAlias"],
+                hide=[
+                    "province",
+                    "province_code",
+                    "district",
+                    "role",
+                    "region",
+                    "ifDescr",
+                    "ifAlias",
+                ],
                 rename={"Value #A": "p95 ขาเข้า / in", "Value #B": "p95 ขาออก / out"},
             ),
             24,

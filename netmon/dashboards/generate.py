@@ -49,5 +49,7 @@ def write(directory: Path = DEFAULT_DIR, windows: Windows | None = None) -> list
         old = path.read_text(encoding="utf-8") if path.exists() else None
         if old != text:
             path.write_text(text, encoding="utf-8")
-        report.append((path, "unchanged" if old == text else "created" if old is None else "updated"))
+        report.append(
+            (path, "unchanged" if old == text else "created" if old is None else "updated")
+        )
     return report

@@ -59,7 +59,12 @@ def _geomap(expr: str) -> Any:
         cb.MapLayerOptions()
         .type("markers")
         .name("sites")
-        .location(cb.FrameGeometrySource().mode(FrameGeometrySourceMode.COORDS).latitude("lat").longitude("lon"))
+        .location(
+            cb.FrameGeometrySource()
+            .mode(FrameGeometrySourceMode.COORDS)
+            .latitude("lat")
+            .longitude("lon")
+        )
         .config(
             {
                 "showLegend": True,
@@ -128,8 +133,12 @@ def national(w: Windows) -> dict[str, Any]:
         d = d.with_panel(
             g.place(
                 stat(
-                    ({"down": "อุปกรณ์ล่ม", "unreachable": "เข้าไม่ถึง", "maintenance": "ซ่อมบำรุง"}[name],
-                     f"Devices {name}"),
+                    (
+                        {"down": "อุปกรณ์ล่ม", "unreachable": "เข้าไม่ถึง", "maintenance": "ซ่อมบำรุง"}[
+                            name
+                        ],
+                        f"Devices {name}",
+                    ),
                     f"Devices whose state is {name} now (netmon_device_state).",
                     [query(f'sum(netmon_device_state{{state="{name}"}})', instant=True)],
                     steps=[(None, "green"), (1, colour)],
@@ -152,7 +161,11 @@ def national(w: Windows) -> dict[str, Any]:
                     )
                 ],
                 mappings=state_name_mappings(),
-                rename={"region": "ภาค / Region", "state": "สถานะ / State", "Value": "จำนวน / Devices"},
+                rename={
+                    "region": "ภาค / Region",
+                    "state": "สถานะ / State",
+                    "Value": "จำนวน / Devices",
+                },
             ),
             12,
             7,
@@ -167,9 +180,7 @@ def national(w: Windows) -> dict[str, Any]:
                 [query('ALERTS{alertstate="firing"}', instant=True, table=True)],
                 hide=["alertstate", "Value"],
                 links_=[
-                    data_link(
-                        "ไซต์ / Site", drill_url(links.SITE, site="${__data.fields.site}")
-                    )
+                    data_link("ไซต์ / Site", drill_url(links.SITE, site="${__data.fields.site}"))
                 ],
             ),
             12,
@@ -349,7 +360,9 @@ def province(w: Windows) -> dict[str, Any]:
                 unit="percentunit",
                 steps=UTILISATION_THRESHOLDS,
                 max_=1,
-                links_=[data_link("ลิงก์ / Link", drill_url(links.LINK, link="${__field.labels.link}"))],
+                links_=[
+                    data_link("ลิงก์ / Link", drill_url(links.LINK, link="${__field.labels.link}"))
+                ],
             ),
             12,
             8,
@@ -400,9 +413,7 @@ def suppressed(w: Windows) -> dict[str, Any]:
     )
     d = d.with_variable(datasource_variable()).links(dashboard_links(NAV[0], NAV[2]))
     g = Grid()
-    causes = (
-        "netmon_device_cause_info == 1"
-    )
+    causes = "netmon_device_cause_info == 1"
     d = d.with_panel(
         g.place(
             table(
