@@ -187,13 +187,13 @@ class SnmpCollector:
         fallback = False
         for oid, (name, replaces) in self._fallback_oids.items():
             have = values.get(replaces, {})
-            rows = {
+            older = {
                 i: _int(name, v)
                 for i, v in table.get(oid, {}).items()
                 if i not in have and not isinstance(v, Missing)
             }
-            if rows:
-                values[name] = rows
+            if older:
+                values[name] = older
                 fallback = True
         if stale or cache is None:
             labels: dict[str, dict[str, str]] = {}

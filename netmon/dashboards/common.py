@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
@@ -112,10 +112,7 @@ def query(
     q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DS)
     if legend:
         q = q.legend_format(legend)
-    if instant:
-        q = q.instant()
-    else:
-        q = q.range()
+    q = q.instant() if instant else q.range()
     if table:
         q = q.format(PromQueryFormat.TABLE)
     return q
@@ -138,9 +135,9 @@ def data_link(title_: str, url: str) -> db.DashboardLink:
     return db.DashboardLink(title_).url(url).type(dm.DashboardLinkType.LINK)
 
 
-def dashboard_links(*uids_titles: tuple[str, str]) -> list[db.DashboardLink]:
+def dashboard_links(*uids_titles: tuple[str, str]) -> list[cogbuilder.Builder[dm.DashboardLink]]:
     """Top-of-dashboard links to the other dashboards, keeping time and variables."""
-    out = []
+    out: list[cogbuilder.Builder[dm.DashboardLink]] = []
     for uid, text in uids_titles:
         out.append(
             db.DashboardLink(text)
@@ -153,12 +150,6 @@ def dashboard_links(*uids_titles: tuple[str, str]) -> list[db.DashboardLink]:
     return out
 
 
-class _PanelBuilder(Protocol):
-    def grid_pos(self, grid_pos: dm.GridPos) -> Any: ...
-
-    def build(self) -> Any: ...
-
-
 class Grid:
     """Places panels left to right, wrapping at Grafana's 24 columns."""
 
@@ -167,7 +158,7 @@ class Grid:
         self.y = 0
         self.row_h = 0
 
-    def place(self, panel: _PanelBuilder, w: int, h: int) -> _PanelBuilder:
+    def place(self, panel: Any, w: int, h: int) -> Any:
         if self.x + w > 24:
             self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
         panel.grid_pos(dm.GridPos(h=h, w=w, x=self.x, y=self.y))

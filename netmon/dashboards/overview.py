@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from grafana_foundation_sdk.builders import common as cb
-from grafana_foundation_sdk.builders import geomap
-from grafana_foundation_sdk.builders import statetimeline
+from grafana_foundation_sdk.builders import geomap, statetimeline
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.common import FrameGeometrySourceMode
 
@@ -196,7 +195,8 @@ def national(w: Windows) -> dict[str, Any]:
         g.place(
             table(
                 ("ไซต์ที่ล่มนานที่สุด", "Sites down longest"),
-                "Sites with a device down (a root cause), longest first: how long it has been down.",
+                "Sites with a device down (a root cause), longest first: how long it has been "
+                "down.",
                 [query(down_since, instant=True, table=True)],
                 unit="s",
                 steps=[(None, "orange"), (3600, "red")],

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import niquests
-from grafana_client import GrafanaApi
+from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
 from netmon.dashboards.common import FOLDER

@@ -46,9 +46,9 @@ class Lab:
         return fetch(self.url)
 
     def snmp(self, tool: str, oid: str, community: str = COMMUNITY) -> list[str]:
+        agent = f"127.0.0.1:{self.snmp_port}"
         out = subprocess.run(
-            [tool, "-v2c", "-c", community, "-On", "-t", "2", "-r", "2"]
-            + [f"127.0.0.1:{self.snmp_port}", oid],
+            [tool, "-v2c", "-c", community, "-On", "-t", "2", "-r", "2", agent, oid],
             capture_output=True,
             text=True,
             timeout=20,
