@@ -68,6 +68,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="SNMP on netmon's own codec (fast, default) or on pysnmp (the reference)",
     )
     p.add_argument(
+        "--probe-interval",
+        type=float,
+        default=None,
+        help="seconds between reachability probes of every device (default: the inventory's "
+        "probe_interval, 5; 0: none, for measuring what they cost)",
+    )
+    p.add_argument(
         "--print-scrape-config",
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
@@ -100,7 +107,14 @@ def handle(args: argparse.Namespace) -> int:
         sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
         return 0
     return _serve(
-        path, host, port, args.port_override, args.concurrency, args.transport, args.snmp_source
+        path,
+        host,
+        port,
+        args.port_override,
+        args.concurrency,
+        args.transport,
+        args.snmp_source,
+        args.probe_interval,
     )
 
 
@@ -112,6 +126,7 @@ def _serve(
     concurrency: int,
     transport: str,
     snmp_source: str | None,
+    probe_interval: float | None = None,
 ) -> int:
     import asyncio
     import signal
@@ -126,6 +141,7 @@ def _serve(
             concurrency=concurrency,
             transport=transport,
             snmp_source=snmp_source,
+            probe_interval=probe_interval,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
