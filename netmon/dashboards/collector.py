@@ -130,6 +130,22 @@ def collector(w: Windows) -> dict[str, Any]:
     )
     d = d.with_panel(
         g.place(
+            timeseries(
+                ("การตรวจการตอบสนอง", "Probes and suspended polls"),
+                f"Per second over {r}: reachability probes that got no answer, and full polls "
+                "suspended because the device is known dead (it is probed instead).",
+                [
+                    query(f"sum(rate(netmon_probe_failures_total[{r}]))", "probe failures"),
+                    query(f"sum(rate(netmon_polls_suspended_total[{r}]))", "suspended polls"),
+                ],
+                unit="reqps",
+            ),
+            24,
+            7,
+        )
+    )
+    d = d.with_panel(
+        g.place(
             table(
                 ("อุปกรณ์ที่ช้าที่สุด", "Slowest devices"),
                 "The 15 devices whose last full poll took longest.",

@@ -466,7 +466,7 @@ def suppressed(w: Windows) -> dict[str, Any]:
                     f"Devices whose state is {name} now, with their site.",
                     [
                         query(
-                            f'netmon_device_state{{state="{name}"}} == 1'
+                            f'(netmon_device_state{{state="{name}"}} == 1)'
                             " * on (device) group_left (name_th, name_en) netmon_device_info",
                             instant=True,
                             table=True,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -82,8 +83,11 @@ class PanelChecker:
 
     def _get(self, path: str, **params: str | list[str]) -> Any:
         query = urllib.parse.urlencode(params, doseq=True)
-        with urllib.request.urlopen(f"{self.base}{path}?{query}", timeout=20) as resp:
-            body = json.loads(resp.read())
+        try:
+            with urllib.request.urlopen(f"{self.base}{path}?{query}", timeout=20) as resp:
+                body = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:  # 400: a query Prometheus cannot parse
+            raise AssertionError(exc.read().decode(errors="replace")) from exc
         if body.get("status") != "success":
             raise AssertionError(f"{path} {params}: {body}")
         return body["data"]
