@@ -97,6 +97,7 @@ class SnmpCollector:
         *,
         clock: Callable[[], float] = time.monotonic,
         cache_ttl: float = CACHE_TTL,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.profiles = profiles
         self._transport_for = transport_for
@@ -104,6 +105,7 @@ class SnmpCollector:
         self._probe_transports: dict[str, tuple[Target, SnmpTransport]] = {}
         self._caches: dict[str, _Cache] = {}
         self._clock = clock
+        self._wall = wall
         self._cache_ttl = cache_ttl
         ifp = profiles.interfaces
         self._metric_oids = {m.oid: m.name for m in ifp.metrics}
@@ -214,6 +216,7 @@ class SnmpCollector:
         if stale or cache is None or cache.fallback:
             columns += list(self._fallback_oids)
         table = await transport.walk(columns)
+        counters_at = self._wall()  # the counters' sample timestamp in the exposition
         varbinds += sum(len(rows) for rows in table.values())
 
         values: dict[str, dict[str, int]] = {}
@@ -286,6 +289,7 @@ class SnmpCollector:
             rebooted=rebooted,
             labels_refreshed=stale,
             rates=rates,
+            counters_at=counters_at,
         )
 
     def _link_rates(

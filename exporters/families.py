@@ -257,13 +257,17 @@ class FamilyBuilder:
     def _tables(self, live: list[tuple[DeviceState, _DeviceLabels]]) -> Iterator[Family]:
         """IF-MIB (snmp_exporter names), link rates, sysUpTime and vendor tables.
 
-        Counters carry the time of the poll that read them as the sample timestamp: a
+        Counters carry the time the poll read them as the sample timestamp: a
         Prometheus scraping more often than netmon polls then sees each reading once, at the
         time it was true, so ``rate()`` agrees with the device (see netmon/rate_window.py).
         Gauges carry none: the fast status poll updates ifOperStatus between polls, and a
         series that stops must go stale at once."""
         # --- IF-MIB, snmp_exporter names ---
-        stamps = {id(s): f" {int(s.last_success * 1000)}" for s, _ in live if s.last_success}
+        stamps = {}
+        for s, _ in live:
+            at = s.last.counters_at or s.last_success  # type: ignore[union-attr]
+            if at:
+                stamps[id(s)] = f" {int(at * 1000)}"
         for name, typ, help_ in self._if_metrics:
             fam = Family(name, typ, help_)
             for s, dl in live:
