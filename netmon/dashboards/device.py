@@ -120,7 +120,21 @@ def site(w: Windows) -> dict[str, Any]:
                 unit="s",
                 steps=[(None, "orange"), (3600, "green")],
             ),
-            5,
+            4,
+            4,
+        )
+    )
+    d = d.with_panel(
+        g.place(
+            stat(
+                ("ความพร้อมใช้งาน 1 ชม.", "Availability, 1 h"),
+                "Share of the last hour the device was up (netmon:device_availability:ratio_1h; "
+                "maintenance is not counted against it).",
+                [query(f"netmon:device_availability:ratio_1h{{{dev}}}", instant=True)],
+                unit="percentunit",
+                steps=[(None, "red"), (0.95, "yellow"), (0.99, "green")],
+            ),
+            4,
             4,
         )
     )
@@ -149,7 +163,7 @@ def site(w: Windows) -> dict[str, Any]:
     ):
         d = d.with_panel(
             g.place(
-                stat(names, description, [query(expr, instant=True)], unit=unit, steps=steps), 5, 4
+                stat(names, description, [query(expr, instant=True)], unit=unit, steps=steps), 4, 4
             )
         )
     iface = (
