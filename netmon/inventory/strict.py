@@ -36,8 +36,29 @@ def drop_unknown(doc: Parsed, path: Path_, data: Any, allowed: Iterable[str]) ->
     return out
 
 
-def validate(model: type[M], data: Any, doc: Parsed, path: Path_) -> M | None:
-    """``model`` from ``data`` with unknown keys reported first; None (and problems) if not."""
-    from netmon.inventory.loader import _validate  # the inventory's wording of pydantic errors
+def validate(
+    model: type[M],
+    data: Any,
+    doc: Parsed,
+    path: Path_,
+    hints: dict[str, str] | None = None,
+) -> M | None:
+    """``model`` from ``data`` with unknown keys reported first; None (and problems) if not.
+    ``hints`` words a pattern mismatch per field: {"smarthost": "host:port"} gives
+    "smarthost: 'x' is not host:port"."""
+    from pydantic import ValidationError
 
-    return _validate(model, drop_unknown(doc, path, data, known_keys(model)), doc, path)
+    from netmon.inventory.loader import _plain, _resolve  # the inventory's wording
+
+    try:
+        return model.model_validate(drop_unknown(doc, path, data, known_keys(model)))
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = _resolve(doc, path, err["loc"])
+            name = next((x for x in reversed(err["loc"]) if isinstance(x, str)), "")
+            if err["type"] == "string_pattern_mismatch" and hints and name in hints:
+                message = f"{name}: {err['input']!r} is not {hints[name]}"
+            else:
+                message = _plain(err)
+            doc.problems.append(doc.at(loc, message, key=err["type"] == "extra_forbidden"))
+        return None

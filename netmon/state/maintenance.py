@@ -27,6 +27,7 @@ from netmon.inventory.model import Inventory, SiteKind
 from netmon.inventory.strict import validate
 from netmon.inventory.yamlpos import Parsed, Path_, parse
 
+MAINTENANCE_FILE = "maintenance.yaml"  # in the inventory directory
 DEFAULT_TZ = "Asia/Bangkok"
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
