@@ -61,7 +61,7 @@ def collector(w: Windows) -> dict[str, Any]:
         (
             ("โพลต่อวินาที", "Polls per second"),
             f"Full polls completed per second over {r}.",
-            f"rate(netmon_collector_polls_total[{r}])",
+            f"rate(netmon_collector_polls_total{w.range})",
             "reqps",
             [(None, "green")],
         ),
@@ -76,7 +76,7 @@ def collector(w: Windows) -> dict[str, Any]:
             ("การโพลที่ข้าม", "Skipped polls"),
             f"Polls skipped per second over {r} because the previous poll of the device was "
             "still running.",
-            f"sum(rate(netmon_poll_skipped_total[{r}]))",
+            f"sum(rate(netmon_poll_skipped_total{w.range}))",
             "reqps",
             [(None, "green"), (0.01, "yellow"), (1, "red")],
         ),
@@ -120,7 +120,7 @@ def collector(w: Windows) -> dict[str, Any]:
                 ("ข้อผิดพลาดตามชนิด", "Timeouts and errors by kind"),
                 f"Failed full polls per second by kind over {r}: timeout, walk_loop, garbage, "
                 "no_such_object, error_status, auth, config.",
-                [query(f"sum by (kind) (rate(netmon_poll_errors_total[{r}]))", "{{kind}}")],
+                [query(f"sum by (kind) (rate(netmon_poll_errors_total{w.range}))", "{{kind}}")],
                 unit="reqps",
                 steps=[(None, "green"), (0.1, "red")],
             ),
@@ -135,8 +135,8 @@ def collector(w: Windows) -> dict[str, Any]:
                 f"Per second over {r}: reachability probes that got no answer, and full polls "
                 "suspended because the device is known dead (it is probed instead).",
                 [
-                    query(f"sum(rate(netmon_probe_failures_total[{r}]))", "probe failures"),
-                    query(f"sum(rate(netmon_polls_suspended_total[{r}]))", "suspended polls"),
+                    query(f"sum(rate(netmon_probe_failures_total{w.range}))", "probe failures"),
+                    query(f"sum(rate(netmon_polls_suspended_total{w.range}))", "suspended polls"),
                 ],
                 unit="reqps",
             ),
@@ -192,7 +192,7 @@ def collector(w: Windows) -> dict[str, Any]:
             timeseries(
                 ("ซ็อกเก็ต SNMP", "SNMP socket"),
                 f"Datagrams per second on the shared SNMP socket by event, over {r}.",
-                [query(f"rate(netmon_snmp_datagrams_total[{r}])", "{{event}}")],
+                [query(f"rate(netmon_snmp_datagrams_total{w.range})", "{{event}}")],
                 unit="pps",
             ),
             12,

@@ -20,7 +20,7 @@ from grafana_foundation_sdk.models.common import (
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from netmon import links
-from netmon.rate_window import RATE_WINDOW
+from netmon.rate_window import RATE_OFFSET, RATE_WINDOW
 
 DATASOURCE_UID = "netmon-prometheus"  # deploy/grafana/provisioning/datasources/netmon.yaml
 DS = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -48,9 +48,15 @@ STATE_TEXT = {
 
 @dataclass(frozen=True)
 class Windows:
-    """Windows the queries use; ``rate`` follows netmon/rate_window.py."""
+    """Windows the queries use, by the rule of netmon/rate_window.py."""
 
     rate: str = RATE_WINDOW
+    offset: str = RATE_OFFSET
+
+    @property
+    def range(self) -> str:
+        """What follows a counter selector inside ``rate()``: ``[5m] offset 1m``."""
+        return f"[{self.rate}] offset {self.offset}"
 
 
 def device_state_code(selector: str = "") -> str:

@@ -34,11 +34,11 @@ NAV = (
 
 def bits(direction: str, selector: str, window: str) -> str:
     """Bits/s of an interface from its 64-bit counter, or its 32-bit one if that is all the
-    agent has (collector/profiles.yaml fallback_metrics)."""
+    agent has (collector/profiles.yaml fallback_metrics); ``window`` is ``Windows.range``."""
     hc, old = (
         ("ifHCInOctets", "ifInOctets") if direction == "in" else ("ifHCOutOctets", "ifOutOctets")
     )
-    return f"(rate({hc}{{{selector}}}[{window}]) or rate({old}{{{selector}}}[{window}])) * 8"
+    return f"(rate({hc}{{{selector}}}{window}) or rate({old}{{{selector}}}{window})) * 8"
 
 
 def memory_ratio(selector: str) -> str:
@@ -169,8 +169,8 @@ def site(w: Windows) -> dict[str, Any]:
     iface = (
         f"ifOperStatus{{{dev}}}",
         f"ifHighSpeed{{{dev}}} * 1000000",
-        bits("in", dev, w.rate),
-        bits("out", dev, w.rate),
+        bits("in", dev, w.range),
+        bits("out", dev, w.range),
     )
     d = d.with_panel(
         g.place(
@@ -202,8 +202,8 @@ def site(w: Windows) -> dict[str, Any]:
                 ("ปริมาณข้อมูลต่ออินเทอร์เฟซ", "Traffic per interface"),
                 f"Bits/s per interface over {w.rate}: received above zero, transmitted below.",
                 [
-                    query(bits("in", dev, w.rate), "{{ifName}} in"),
-                    query("-" + bits("out", dev, w.rate), "{{ifName}} out"),
+                    query(bits("in", dev, w.range), "{{ifName}} in"),
+                    query("-" + bits("out", dev, w.range), "{{ifName}} out"),
                 ],
                 unit="bps",
                 min_=None,
@@ -222,8 +222,8 @@ def site(w: Windows) -> dict[str, Any]:
                     names,
                     f"Packets/s with {metric.lower()} per interface, in and out, over {w.rate}.",
                     [
-                        query(f"rate(ifIn{metric}{{{dev}}}[{w.rate}])", "{{ifName}} in"),
-                        query(f"rate(ifOut{metric}{{{dev}}}[{w.rate}])", "{{ifName}} out"),
+                        query(f"rate(ifIn{metric}{{{dev}}}{w.range})", "{{ifName}} in"),
+                        query(f"rate(ifOut{metric}{{{dev}}}{w.range})", "{{ifName}} out"),
                     ],
                     unit=unit,
                     steps=ERROR_THRESHOLDS,
@@ -309,8 +309,8 @@ def link(w: Windows) -> dict[str, Any]:
     ends = (
         f"ifOperStatus{{{sel}}}",
         f"ifHighSpeed{{{sel}}} * 1000000",
-        bits("in", sel, w.rate),
-        bits("out", sel, w.rate),
+        bits("in", sel, w.range),
+        bits("out", sel, w.range),
     )
     d = d.with_panel(
         g.place(
@@ -363,8 +363,8 @@ def link(w: Windows) -> dict[str, Any]:
                 ("ปริมาณข้อมูลทั้งสองด้าน", "Traffic at both ends"),
                 f"Bits/s in and out at each end over {w.rate}, with the circuit speed.",
                 [
-                    query(bits("in", sel, w.rate), "{{device}} {{ifName}} in"),
-                    query(bits("out", sel, w.rate), "{{device}} {{ifName}} out"),
+                    query(bits("in", sel, w.range), "{{device}} {{ifName}} in"),
+                    query(bits("out", sel, w.range), "{{device}} {{ifName}} out"),
                     query(f"netmon_link_speed_bits_per_second{{{sel}}}", "circuit"),
                 ],
                 unit="bps",
@@ -374,8 +374,8 @@ def link(w: Windows) -> dict[str, Any]:
         )
     )
     p95 = (
-        f"quantile_over_time(0.95, ({bits('in', sel, w.rate)})[$__range:1m])",
-        f"quantile_over_time(0.95, ({bits('out', sel, w.rate)})[$__range:1m])",
+        f"quantile_over_time(0.95, ({bits('in', sel, w.range)})[$__range:1m])",
+        f"quantile_over_time(0.95, ({bits('out', sel, w.range)})[$__range:1m])",
     )
     d = d.with_panel(
         g.place(
@@ -407,8 +407,8 @@ def link(w: Windows) -> dict[str, Any]:
                 ("ความผิดพลาดทั้งสองด้าน", "Errors at both ends"),
                 f"Errored packets/s in and out at each end over {w.rate}.",
                 [
-                    query(f"rate(ifInErrors{{{sel}}}[{w.rate}])", "{{device}} in"),
-                    query(f"rate(ifOutErrors{{{sel}}}[{w.rate}])", "{{device}} out"),
+                    query(f"rate(ifInErrors{{{sel}}}{w.range})", "{{device}} in"),
+                    query(f"rate(ifOutErrors{{{sel}}}{w.range})", "{{device}} out"),
                 ],
                 unit="pps",
                 steps=ERROR_THRESHOLDS,

@@ -233,7 +233,7 @@ def national(w: Windows) -> dict[str, Any]:
     )
     errors = (
         "topk(10, sum by (device, ifName, site, province_code) ("
-        f"rate(ifInErrors[{w.rate}]) + rate(ifOutErrors[{w.rate}])))"
+        f"rate(ifInErrors{w.range}) + rate(ifOutErrors{w.range})))"
     )
     d = d.with_panel(
         g.place(
@@ -368,7 +368,7 @@ def province(w: Windows) -> dict[str, Any]:
             8,
         )
     )
-    traffic = f'rate(ifHCInOctets{{{sel}, link!=""}}[{w.rate}]) * 8'
+    traffic = f'rate(ifHCInOctets{{{sel}, link!=""}}{w.range}) * 8'
     d = d.with_panel(
         g.place(
             timeseries(

@@ -16,7 +16,7 @@ import yaml
 from netmon import links
 from netmon.dashboards.common import DATASOURCE_UID, Windows
 from netmon.dashboards.generate import all_dashboards, render, write
-from netmon.rate_window import RATE_WINDOW
+from netmon.rate_window import RATE_OFFSET, RATE_WINDOW
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "netmon/dashboards/schema/dashboard.schema.json").read_text())
@@ -121,7 +121,9 @@ def test_drill_down_national_province_site_device_link() -> None:
                 assert "${__url_time_range}" in link["url"]
 
 
-_WINDOW = re.compile(r"\b(rate|increase|irate)\((?:[^()]|\([^()]*\))*?\[([^\]]+)\]")
+_WINDOW = re.compile(
+    r"\b(rate|increase|irate)\((?:[^()]|\([^()]*\))*?\[([^\]]+)\]( offset [0-9a-z]+)?"
+)
 
 
 def test_every_rate_uses_the_rate_window_rule() -> None:
@@ -129,15 +131,16 @@ def test_every_rate_uses_the_rate_window_rule() -> None:
     for d in DASHBOARDS.values():
         for p in panels(d):
             for t in p["targets"]:
-                for fn, window in _WINDOW.findall(t["expr"]):
+                for fn, window, offset in _WINDOW.findall(t["expr"]):
                     seen += 1
                     assert fn != "irate", t["expr"]
                     assert window in (RATE_WINDOW, "24h"), t["expr"]
+                    assert offset == f" offset {RATE_OFFSET}" or window == "24h", t["expr"]
                 assert "[1m]" not in t["expr"] and "[2m]" not in t["expr"], t["expr"]
     assert seen > 20
-    short = all_dashboards(Windows(rate="18s"))
+    short = all_dashboards(Windows(rate="18s", offset="4s"))
     text = json.dumps(short)
-    assert "[18s]" in text and f"[{RATE_WINDOW}]" not in text
+    assert "[18s] offset 4s" in text and f"[{RATE_WINDOW}]" not in text
 
 
 def test_geomap_has_a_basemap_type_and_coordinates() -> None:

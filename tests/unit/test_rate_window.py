@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from netmon.rate_window import RATE_WINDOW, SAMPLES, rate_window, rate_window_seconds
+from netmon.rate_window import (
+    RATE_OFFSET,
+    RATE_RANGE,
+    RATE_WINDOW,
+    SAMPLES,
+    rate_offset,
+    rate_window,
+    rate_window_seconds,
+)
 
 
-def test_default_window_is_five_minutes() -> None:
-    assert RATE_WINDOW == "5m"
+def test_default_window_is_five_minutes_one_minute_back() -> None:
+    assert RATE_WINDOW == "5m" and RATE_OFFSET == "1m"
+    assert RATE_RANGE == "[5m] offset 1m"
     assert rate_window_seconds() == 300
+    assert rate_offset(2) == "4s" and rate_offset(45) == "90s"
 
 
 @pytest.mark.parametrize(
@@ -31,3 +41,5 @@ def test_window_spans_the_polls(poll: float, scrape: float, want: str) -> None:
 def test_intervals_must_be_positive() -> None:
     with pytest.raises(ValueError):
         rate_window(0, 30)
+    with pytest.raises(ValueError):
+        rate_offset(0)
