@@ -52,6 +52,7 @@ class Windows:
 
     rate: str = RATE_WINDOW
     offset: str = RATE_OFFSET
+    step: str = "1m"  # resolution of a percentile over the time range (a subquery step)
 
     @property
     def range(self) -> str:

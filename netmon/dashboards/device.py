@@ -374,15 +374,15 @@ def link(w: Windows) -> dict[str, Any]:
         )
     )
     p95 = (
-        f"quantile_over_time(0.95, ({bits('in', sel, w.range)})[$__range:1m])",
-        f"quantile_over_time(0.95, ({bits('out', sel, w.range)})[$__range:1m])",
+        f"quantile_over_time(0.95, ({bits('in', sel, w.range)})[$__range:{w.step}])",
+        f"quantile_over_time(0.95, ({bits('out', sel, w.range)})[$__range:{w.step}])",
     )
     d = d.with_panel(
         g.place(
             table(
                 ("เปอร์เซ็นไทล์ที่ 95", "95th percentile over the range"),
                 "95th percentile of bits/s in and out at each end over the dashboard's time "
-                f"range (1-minute steps of the {w.rate} rate): the figure capacity planning uses.",
+                f"range ({w.step} steps of the {w.rate} rate): the figure capacity planning uses.",
                 [query(e, instant=True, table=True) for e in p95],
                 unit="bps",
                 merge=True,
