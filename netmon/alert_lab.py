@@ -140,22 +140,27 @@ class AlertLab:
         time.sleep(0.5)
 
     def pages(self) -> list[Page]:
-        """Every alert in every notification, as the demo lists them (newest last)."""
+        """One line per notification delivered, as the demo lists them (newest last)."""
         out: list[Page] = []
         for n in self.notifications():
-            for a in n.alerts:
-                labels = a.get("labels", {})
-                subject = labels.get("device") or labels.get("site") or labels.get("link", "")
-                out.append(
-                    Page(
-                        n.time,
-                        labels.get("severity", ""),
-                        labels.get("alertname", ""),
-                        subject,
-                        a.get("status", ""),
-                        n.path.strip("/"),
-                    )
+            alerts = n.firing() if n.status == "firing" else list(n.alerts)
+            if not alerts:
+                continue
+            labels = alerts[0].get("labels", {})
+            subject = labels.get("device") or labels.get("link") or labels.get("site", "")
+            if len(alerts) > 1:
+                cause = n.group_labels.get("cause_device")
+                subject = f"{len(alerts)} alerts" + (f", cause {cause}" if cause else "")
+            out.append(
+                Page(
+                    n.time,
+                    labels.get("severity", ""),
+                    labels.get("alertname", ""),
+                    subject,
+                    n.status,
+                    n.path.strip("/"),
                 )
+            )
         return out
 
 

@@ -40,7 +40,7 @@ from netmon.state.model import (
 
 log = logging.getLogger(__name__)
 
-CONFIRM_TIMEOUT = 6.0  # a probe's 2 tries plus queueing, with room to spare
+CONFIRM_TIMEOUT = 10.0  # a probe's 2 x 1 s plus queueing on a busy collector, with room
 FLAP_WINDOW = 600.0  # seconds of oper transitions that count towards flapping
 FLAP_START = 4  # transitions within the window that make a link flapping
 IF_UP = 1
@@ -53,6 +53,7 @@ Maintenance = Callable[[float], Mapping[str, str]]  # now -> {device: window nam
 class _Device:
     alive: bool | None = None  # None: never observed
     observed_at: float = 0.0
+    answered_at: float = 0.0  # when the latest request it answered was sent
     evidence: str = ""
     reason: Cause = Cause.POLL
     waiting: dict[str, float] = field(default_factory=dict)  # device -> asked at (hold)
@@ -76,6 +77,7 @@ class _Link:
     ends: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # dev:(adm,op)
     transitions: deque[float] = field(default_factory=deque)
     flaps: int = 0
+    read_at: dict[str, float] = field(default_factory=dict)  # dev: when its reading was taken
 
 
 class StateEngine:
@@ -140,7 +142,9 @@ class StateEngine:
             )
             held = self._links.get(link.name)
             links[link.name] = (
-                _Link(info, held.ends, held.transitions, held.flaps) if held else _Link(info)
+                _Link(info, held.ends, held.transitions, held.flaps, held.read_at)
+                if held
+                else _Link(info)
             )
             by_end[(link.a.device, link.a.interface)] = link.name
             by_end[(link.b.device, link.b.interface)] = link.name
@@ -155,20 +159,43 @@ class StateEngine:
 
     # --- observations -------------------------------------------------------------------
 
-    def observe(self, device: str, answered: bool, cause: Cause, evidence: str = "") -> None:
-        """``device`` answered (or did not) a request of kind ``cause``."""
+    def observe(
+        self,
+        device: str,
+        answered: bool,
+        cause: Cause,
+        evidence: str = "",
+        began: float | None = None,
+    ) -> None:
+        """``device`` answered (or did not) a request of kind ``cause`` sent at ``began``
+        (unix time; None: now). Older news never wins: a "no answer" to a request sent
+        before the device's last answer is stale (a probe in flight across a recovery), and
+        only a request sent after a neighbour's confirmation was asked for confirms it."""
         d = self._devices.get(device)
         if d is None or self.topology is None:
             return
         now = self._clock()
+        sent = now if began is None else began
+        if not answered and sent < d.answered_at:
+            return
         was = d.alive
         d.alive, d.observed_at, d.evidence, d.reason = answered, now, evidence, cause
-        # Whoever was waiting for word of this device has it now.
+        if answered:
+            d.answered_at = max(d.answered_at, sent)
+        # Whoever was waiting for fresh word of this device has it now.
         released = False
-        for name in self._waiters.pop(device, ()):
+        waiting = self._waiters.get(device, set())
+        for name in list(waiting):
             other = self._devices.get(name)
-            if other is not None and other.waiting.pop(device, None) is not None:
+            asked = other.waiting.get(device) if other is not None else None
+            if other is None or asked is None:
+                waiting.discard(name)
+            elif sent >= asked:
+                del other.waiting[device]
+                waiting.discard(name)
                 released = True
+        if not waiting:
+            self._waiters.pop(device, None)
         if was is not False and not answered:
             self._hold_for_upstream(device, now)
         elif was is False and answered:
@@ -187,16 +214,23 @@ class StateEngine:
         device: str,
         statuses: Mapping[str, tuple[int | None, int | None]],
         cause: Cause,
+        began: float | None = None,
     ) -> None:
         """(ifAdminStatus, ifOperStatus) of some of ``device``'s interfaces, by name; either
-        may be None (not read this time: the previous reading stands)."""
+        may be None (not read this time: the previous reading stands). ``began``: when the
+        reading was asked for; a reading older than the one held (a poll in flight when a
+        trap came) is ignored."""
         now = self._clock()
+        taken = now if began is None else began
         changed = False
         for iface, (admin, oper) in statuses.items():
             name = self._by_end.get((device, iface))
             if name is None:
                 continue
             link = self._links[name]
+            if taken < link.read_at.get(device, 0.0):
+                continue
+            link.read_at[device] = taken
             old_admin, old_oper = link.ends.get(device, (None, None))
             admin = old_admin if admin is None else admin
             oper = old_oper if oper is None else oper

@@ -321,3 +321,35 @@ def test_traps_move_link_ends_at_once_but_never_decide_reachability() -> None:
     assert lab.events[-1].kind == "reboot" and lab.events[-1].cause is Cause.TRAP
     eng.observe_trap("p2", "authenticationFailure", None, "")
     assert lab.status("p2") is Status.UP
+
+
+def test_older_news_never_wins() -> None:
+    lab = Lab()
+    lab.all_up()
+    now = lab.clock.now
+    # e3 stops answering and p2 is asked about; an answer of p2's to a request sent before
+    # that (a poll in flight) does not confirm anything
+    lab.see("e3", False)
+    lab.engine.observe("p2", True, Cause.POLL, "old poll", began=now - 3)
+    assert lab.status("e3") is Status.UP  # still held
+    lab.engine.observe("p2", True, Cause.PROBE, "fresh", began=now + 0.1)
+    assert lab.status("e3") is Status.DOWN
+    # e3 answers again; a "no answer" to a probe sent before that answer is stale
+    lab.clock.now += 5
+    lab.engine.observe("e3", True, Cause.PROBE, "back", began=lab.clock.now - 0.5)
+    assert lab.status("e3") is Status.UP
+    lab.engine.observe("e3", False, Cause.PROBE, "stale", began=lab.clock.now - 2)
+    assert lab.status("e3") is Status.UP and lab.asked == ["p2"]
+
+
+def test_a_poll_older_than_a_trap_does_not_revert_the_link() -> None:
+    lab = Lab()
+    lab.all_up()
+    eng = lab.engine
+    name = "e3:to-p2--p2:to-e3"
+    eng.observe_interfaces("e3", {"to-p2": (1, 1)}, Cause.POLL, began=lab.clock.now - 10)
+    eng.observe_trap("e3", "linkDown", "to-p2", "")  # now
+    eng.observe_interfaces("e3", {"to-p2": (1, 1)}, Cause.POLL, began=lab.clock.now - 1)
+    assert eng.links()[name].status is LinkStatus.DOWN
+    eng.observe_interfaces("e3", {"to-p2": (1, 1)}, Cause.STATUS, began=lab.clock.now + 1)
+    assert eng.links()[name].status is LinkStatus.UP
