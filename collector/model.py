@@ -73,6 +73,7 @@ class PollResult:
     labels_refreshed: bool = False
     # link interfaces only: ifIndex -> (receive, transmit) bits/s; None: no trustworthy rate
     rates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    counters_at: float = 0.0  # unix time the interface counters were read (0: unknown)
     ssh: SshData | None = None  # what the SSH/CLI poll told (collector/ssh_collector.py)
 
     @classmethod

@@ -137,7 +137,8 @@ class SshCollector:
             return PollResult.failed(f"ssh_{exc.kind}", str(exc))
         dev = self._devices.setdefault(target.name, _Device())
         table = _interface_table(data.interfaces, dev) if data.interfaces else None
-        return PollResult(ok=True, requests=1, ssh=data, interfaces=table)
+        at = data.collected_at if table is not None else 0.0
+        return PollResult(ok=True, requests=1, ssh=data, interfaces=table, counters_at=at)
 
     async def poll_status(self, target: Target) -> StatusResult | None:
         return None
