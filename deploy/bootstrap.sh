@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(python3 python3-venv python3-dev gcc snmp snmpd prometheus prometheus-alertmanager
-              mosquitto mosquitto-clients prometheus-snmp-exporter)
+              mosquitto mosquitto-clients prometheus-snmp-exporter victoria-metrics)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
@@ -20,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian starts some daemons on install; netmon starts its own on loopback with free ports.
-  for svc in snmpd prometheus prometheus-alertmanager mosquitto prometheus-snmp-exporter prometheus-node-exporter; do
+  for svc in snmpd prometheus prometheus-alertmanager mosquitto prometheus-snmp-exporter prometheus-node-exporter victoria-metrics; do
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
 fi
