@@ -1,6 +1,6 @@
 # The two commands a new user needs: `make demo` (the main job on the simulated backbone) and
 # `make test` (lint, types, unit and integration tests). Both set up what they need first.
-.PHONY: demo test lint unit integration bench setup
+.PHONY: demo test lint unit integration bench setup lock
 
 VENV := .venv/bin
 
@@ -26,3 +26,11 @@ integration: setup
 
 bench: setup
 	$(VENV)/python -m bench
+
+# The locked dependency set (exact versions + hashes) that bootstrap.sh, servers and `make deb`
+# install. Regenerate after changing pyproject.toml's dependencies (needs PyPI).
+lock:
+	$(VENV)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -q \
+	  --custom-compile-command "make lock" -o requirements.lock
+	$(VENV)/uv pip compile pyproject.toml --extra dev -c requirements.lock --generate-hashes \
+	  --python-version 3.11 -q --custom-compile-command "make lock" -o requirements-dev.lock

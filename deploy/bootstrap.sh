@@ -31,10 +31,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.netmon-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml requirements-dev.lock | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "bootstrap: installing netmon and its Python dependencies into .venv"
+  echo "bootstrap: installing netmon and its locked Python dependencies into .venv"
   .venv/bin/pip install -q --upgrade pip >/dev/null
+  # Exact versions with hashes (`make lock` writes them): two installs a month apart agree.
+  .venv/bin/pip install -q --require-hashes -r requirements-dev.lock
+  # netmon itself; installs nothing else unless pyproject.toml gained a dependency after the
+  # last `make lock` (tests/unit/test_lock.py then fails until the lock is regenerated).
   .venv/bin/pip install -q -e '.[dev]'
   echo "$want" > "$stamp"
 fi
