@@ -31,6 +31,9 @@ class Target:
     uplinks: tuple[str, ...] = ()  # interface names polled fast for ifOperStatus
     links: tuple[tuple[str, str], ...] = ()  # interface name -> inventory link name
     methods: tuple[str, ...] = ("snmp",)
+    # Another shard's device this shard needs for root causes (an upstream hub or core):
+    # probed for reachability only, never fully polled or exported as interfaces.
+    probe_only: bool = False
 
     def label(self, name: str) -> str:
         return next((v for k, v in self.labels if k == name), "")

@@ -22,6 +22,7 @@ from collector.fast_transport import fast_factory
 from collector.model import DeviceState, Target
 from collector.profiles import Profiles, load_profiles
 from collector.scheduler import DEFAULT_CONCURRENCY, Scheduler
+from collector.shards import Shard
 from collector.snmp_collector import SnmpCollector
 from collector.snmp_transport import PysnmpEngine, PysnmpTransport, auth_data
 from collector.targets import targets_from_inventory
@@ -98,8 +99,10 @@ class Service:
         watch_interval: float = WATCH_INTERVAL,
         transport: str = "fast",
         snmp_source: str | None = None,
+        shard: Shard | None = None,
     ) -> None:
         self.inventory_path = inventory_path
+        self.shard = shard  # None: every province; events and series carry it (deploy/README)
         self.port_override = port_override
         self.profiles = profiles or load_profiles()
         # "fast": netmon's codec on one shared socket (v2c and v3); "pysnmp": the reference.
@@ -141,7 +144,9 @@ class Service:
             self._set_status(False, str(exc))
             return False
         try:
-            targets = targets_from_inventory(inv, port_override=self.port_override)
+            targets = targets_from_inventory(
+                inv, port_override=self.port_override, shard=self.shard
+            )
             self._choose_source(targets)
             added, removed, changed = self.scheduler.set_targets(targets)
         except Exception as exc:  # a surprise here must not stop the service either

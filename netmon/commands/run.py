@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from collector.shards import Shard
+
 log = logging.getLogger("netmon.run")
 
 DEFAULT_LISTEN = "127.0.0.1:9800"
@@ -68,11 +70,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="SNMP on netmon's own codec (fast, default) or on pysnmp (the reference)",
     )
     p.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="K/N",
+        help="poll only shard K of N: its provinces (rendezvous hashing on the province code, "
+        "see `netmon inventory show --shards N`) plus their upstream devices for reachability",
+    )
+    p.add_argument(
         "--print-scrape-config",
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
     )
     p.set_defaults(func=handle)
+
+
+def _shard(value: str) -> Shard:
+    try:
+        return Shard.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -100,7 +117,14 @@ def handle(args: argparse.Namespace) -> int:
         sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
         return 0
     return _serve(
-        path, host, port, args.port_override, args.concurrency, args.transport, args.snmp_source
+        path,
+        host,
+        port,
+        args.port_override,
+        args.concurrency,
+        args.transport,
+        args.snmp_source,
+        args.shard,
     )
 
 
@@ -112,6 +136,7 @@ def _serve(
     concurrency: int,
     transport: str,
     snmp_source: str | None,
+    shard: Shard | None = None,
 ) -> int:
     import asyncio
     import signal
@@ -126,6 +151,7 @@ def _serve(
             concurrency=concurrency,
             transport=transport,
             snmp_source=snmp_source,
+            shard=shard,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
