@@ -177,7 +177,7 @@ def print_shards(inv: Any, count: int) -> None:
     from collector.shards import Shard, assignment
     from collector.targets import targets_from_inventory
 
-    names = {p.code: p.name_en for p in inv.provinces}
+    names = {ps.province.code: ps.province.name_en for ps in inv.sites}
     plan = assignment(names, count)
     head = f"{'shard':<7} {'provinces':>9} {'devices':>7} {'probe-only':>10}"
     print(f"shards: {count} (rendezvous hashing on the province code)")
