@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Generate the inventory (77 province files) into DIR.",
     )
     g.add_argument("--out", required=True, type=Path, help="directory to write into")
+    g.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="N times the devices: every district gets N-1 office routers behind its router "
+        "(10 makes ~10,000 devices, for benchmarks; default 1, the real backbone)",
+    )
     g.set_defaults(func=generate)
 
 
@@ -194,9 +201,13 @@ def print_shards(inv: Any, count: int) -> None:
 
 
 def generate(args: argparse.Namespace) -> int:
+    from netmon.inventory.generate import MAX_SCALE
     from netmon.inventory.generate import generate as write
 
-    files, sites = write(args.out)
+    if not 1 <= args.scale <= MAX_SCALE:
+        print(f"--scale: want 1..{MAX_SCALE}", file=sys.stderr)
+        return 2
+    files, sites = write(args.out, scale=args.scale)
     print(f"wrote {files} files ({sites} sites) into {args.out}")
     print(f"check it with: netmon inventory check {args.out}")
     return 0
