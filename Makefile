@@ -1,6 +1,6 @@
 # The two commands a new user needs: `make demo` (the main job on the simulated backbone) and
 # `make test` (lint, types, unit and integration tests). Both set up what they need first.
-.PHONY: demo test lint unit integration bench setup lock
+.PHONY: demo test lint unit integration bench setup lock deb deb-test
 
 VENV := .venv/bin
 
@@ -34,3 +34,13 @@ lock:
 	  --custom-compile-command "make lock" -o requirements.lock
 	$(VENV)/uv pip compile pyproject.toml --extra dev -c requirements.lock --generate-hashes \
 	  --python-version 3.11 -q --custom-compile-command "make lock" -o requirements-dev.lock
+
+# The Debian package (dist/netmon_<version>_amd64.deb): venv under /opt/netmon from
+# requirements.lock, systemd units, /etc/netmon, a netmon system user.
+deb:
+	./deploy/deb/build.sh
+
+# Builds the package, dpkg -i's it, runs /opt/netmon/bin/netmon, purges it. Kept out of
+# `make test`: it takes about a minute and installs a system package (root only).
+deb-test: setup
+	NETMON_DEB_TEST=1 $(VENV)/pytest -q tests/integration/test_deb.py

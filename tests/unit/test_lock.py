@@ -5,30 +5,15 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from support.locks import pins
 
 REPO = Path(__file__).resolve().parents[2]
-PIN = re.compile(r"^([A-Za-z0-9_.\-\[\],]+)==([^\s\\;]+)")
-
-
-def pins(lock: str) -> dict[str, str]:
-    """name -> version, checking that each pin carries at least one sha256 hash."""
-    out: dict[str, str] = {}
-    blocks = re.split(r"\n(?=\S)", (REPO / lock).read_text())
-    for block in blocks:
-        m = PIN.match(block)
-        if not m:
-            assert block.startswith("#") or not block.strip(), f"{lock}: unpinned entry {block!r}"
-            continue
-        assert "--hash=sha256:" in block, f"{lock}: {m.group(1)} has no hash"
-        out[canonicalize_name(m.group(1).split("[")[0])] = m.group(2)
-    return out
 
 
 def project() -> dict[str, list[str]]:
@@ -37,7 +22,7 @@ def project() -> dict[str, list[str]]:
 
 
 def test_runtime_lock_satisfies_pyproject() -> None:
-    locked = pins("requirements.lock")
+    locked = pins(REPO / "requirements.lock")
     for spec in project()[""]:
         req = Requirement(spec)
         name = canonicalize_name(req.name)
@@ -49,7 +34,7 @@ def test_runtime_lock_satisfies_pyproject() -> None:
 
 
 def test_dev_lock_extends_the_runtime_lock() -> None:
-    runtime, dev = pins("requirements.lock"), pins("requirements-dev.lock")
+    runtime, dev = pins(REPO / "requirements.lock"), pins(REPO / "requirements-dev.lock")
     for name, version in runtime.items():
         assert dev.get(name) == version, f"{name}: {dev.get(name)} != {version}"
     for spec in project()["dev"]:
@@ -63,7 +48,7 @@ def test_venv_runs_the_locked_versions() -> None:
     installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
     wrong = {
         name: (version, installed.get(name))
-        for name, version in pins("requirements-dev.lock").items()
+        for name, version in pins(REPO / "requirements-dev.lock").items()
         if installed.get(name) != version
     }
     assert not wrong, f"locked vs installed: {wrong}; run ./deploy/bootstrap.sh"
