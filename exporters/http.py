@@ -26,6 +26,7 @@ from exporters.exposition import CONTENT_TYPE
 log = logging.getLogger(__name__)
 
 Render = Callable[[str | None], bytes]
+Route = tuple[Callable[[], bytes], str]  # (body maker, content type)
 _PROVINCE_PATH = re.compile(r"^/province/(\d{2})/metrics/?$")
 _PROVINCE_CODE = re.compile(r"^\d{2}$")
 MAX_REQUEST = 16 * 1024
@@ -77,6 +78,7 @@ class MetricsServer:
         self,
         render: Render,
         *,
+        routes: dict[str, Route] | None = None,
         max_handlers: int = MAX_HANDLERS,
         read_timeout: float = READ_TIMEOUT,
         write_timeout: float = WRITE_TIMEOUT,
@@ -84,6 +86,7 @@ class MetricsServer:
         if max_handlers < 1:
             raise ValueError(f"max_handlers must be at least 1, got {max_handlers}")
         self._render = render
+        self._routes = routes or {}  # extra GET paths (e.g. /api/state)
         self._server: asyncio.Server | None = None
         self._max_handlers = max_handlers
         self._read_timeout = read_timeout
@@ -129,6 +132,20 @@ class MetricsServer:
         parts = request.decode("latin-1").split()
         if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
             await self._reply(writer, 405, b"only GET\n", "text/plain")
+            return
+        try:
+            extra = self._routes.get(urlsplit(parts[1]).path.rstrip("/") or "/")
+        except ValueError:  # urlsplit on a malformed target, e.g. "http://[::1"
+            extra = None
+        if extra is not None:
+            make, ctype = extra
+            try:
+                body = make()
+            except Exception:
+                log.exception("http: rendering %s failed", parts[1])
+                await self._reply(writer, 500, b"internal error\n", "text/plain")
+                return
+            await self._reply(writer, 200, body, ctype, head=parts[0] == "HEAD")
             return
         try:
             status, province = route(parts[1])

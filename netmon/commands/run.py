@@ -70,6 +70,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="SNMP on netmon's own codec (fast, default) or on pysnmp (the reference)",
     )
     p.add_argument(
+        "--probe-interval",
+        type=float,
+        default=None,
+        help="seconds between reachability probes of every device (default: the inventory's "
+        "probe_interval, 5; 0: none, for measuring what they cost)",
+    )
+    p.add_argument(
         "--shard",
         type=_shard,
         default=None,
@@ -124,6 +131,7 @@ def handle(args: argparse.Namespace) -> int:
         args.concurrency,
         args.transport,
         args.snmp_source,
+        args.probe_interval,
         args.shard,
     )
 
@@ -136,6 +144,7 @@ def _serve(
     concurrency: int,
     transport: str,
     snmp_source: str | None,
+    probe_interval: float | None = None,
     shard: Shard | None = None,
 ) -> int:
     import asyncio
@@ -151,6 +160,7 @@ def _serve(
             concurrency=concurrency,
             transport=transport,
             snmp_source=snmp_source,
+            probe_interval=probe_interval,
             shard=shard,
         )
         loop = asyncio.get_running_loop()

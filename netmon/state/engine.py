@@ -173,6 +173,11 @@ class StateEngine:
             self._hold_for_upstream(device, now)
         elif was is False and answered:
             self._hold_downstream(device, now)
+            # An answer from behind a device thought dead: that device is back too, probably.
+            assert self.topology is not None
+            dead_ups = [p for p in self.topology.parents(device) if self._devices[p].alive is False]
+            if dead_ups:
+                self._confirm(dead_ups)
         elif was is answered and not released:
             return  # nothing changed: most observations end here (cheap)
         self._recompute(cause)

@@ -138,6 +138,18 @@ def test_hub_recovery_does_not_page_its_districts() -> None:
     assert lab.changes() == [("p2", "down", "up"), ("e3", "unreachable", "up")]
 
 
+def test_an_answer_from_behind_a_dead_hub_asks_after_the_hub() -> None:
+    lab = Lab()
+    lab.all_up()
+    lab.see("p2", False)
+    lab.see("c2", True)
+    lab.see("e3", False)
+    lab.asked.clear()
+    lab.see("e3", True)  # the district's own probe answers first
+    assert lab.asked == ["p2"]
+    assert lab.status("e3") is Status.UP
+
+
 def test_district_still_dead_after_hub_recovery_becomes_its_own_root_cause() -> None:
     lab = Lab()
     lab.all_up()
