@@ -10,8 +10,9 @@ Labels decide what deduplicates: device series carry ``shard`` and an ``instance
 ``shard-K/<province>`` (never a host:port), the same on both replicas, so they are one series
 in storage and ``-dedup.minScrapeInterval`` keeps one sample per interval. The collector's own
 metrics and ``up`` keep ``replica`` (each replica's counters are its own), which is how
-CollectorDown sees a shard with no replica left, and the collector target's ``provinces``
-label names what that shard polls.
+CollectorDown (``max by (job, shard, provinces) (up{job="netmon"}) == 0``) sees a shard with
+no replica left; every target's ``provinces`` label (kept on ``up`` only) names what that
+shard polls.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def vmagent_scrape(plan: Plan, machine: str, provinces: Sequence[str]) -> dict[s
                         "instance": f"shard-{shard}/{code}",
                         "shard": str(shard),
                         "replica": machine,
+                        "provinces": ",".join(codes),  # on `up` only: CollectorDown names them
                     },
                 }
             )
@@ -90,7 +92,9 @@ def vmagent_scrape(plan: Plan, machine: str, provinces: Sequence[str]) -> dict[s
                 "static_configs": slices,
                 # both replicas' device series become one series (deduplicated in storage);
                 # `up` is not relabelled, so it keeps the replica that was scraped
-                "metric_relabel_configs": [{"action": "labeldrop", "regex": "replica"}],
+                "metric_relabel_configs": [
+                    {"action": "labeldrop", "regex": "replica|provinces"}
+                ],
             },
             {
                 "job_name": "netmon_collector",

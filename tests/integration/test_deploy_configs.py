@@ -67,3 +67,14 @@ def test_the_env_files_parse_as_systemd_reads_them() -> None:
     ]
     vm = (HA / "a/etc/default/victoria-metrics").read_text()
     assert "-dedup.minScrapeInterval=30s" in vm
+
+
+def test_vmalert_accepts_the_shipped_rules() -> None:
+    """What netmon-vmalert.service loads from /etc/netmon/rules (the package ships them)."""
+    rules = sorted((REPO / "deploy/prometheus/rules").glob("*.yml"))
+    assert rules
+    out = subprocess.run(
+        ["vmalert", "-dryRun", "-rule.validateTemplates", *(f"-rule={r}" for r in rules)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
