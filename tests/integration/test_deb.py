@@ -75,8 +75,8 @@ def test_the_package_lays_out_user_units_and_config(installed: Path) -> None:
 
 def test_the_venv_holds_exactly_the_lock(installed: Path) -> None:
     code = (
-        "import importlib.metadata as m, json;"
-        "print(json.dumps({d.metadata['Name'].lower().replace('_','-'): d.version "
+        "import importlib.metadata as m, json, re;"
+        "print(json.dumps({re.sub(r'[-_.]+', '-', d.metadata['Name']).lower(): d.version "
         "for d in m.distributions()}))"
     )
     have = json.loads(sh("/opt/netmon/bin/python", "-c", code).stdout)
