@@ -41,6 +41,6 @@ deb:
 	./deploy/deb/build.sh
 
 # Builds the package, dpkg -i's it, runs /opt/netmon/bin/netmon, purges it. Kept out of
-# `make test`: it takes about a minute and installs a system package (root only).
+# `make test`: it takes minutes (5 on a loaded 2-core box) and installs a system package.
 deb-test: setup
 	NETMON_DEB_TEST=1 $(VENV)/pytest -q tests/integration/test_deb.py

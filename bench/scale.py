@@ -73,7 +73,9 @@ def _varbinds(url: str) -> float:
     )
 
 
-def measure(label: str, inv_dir: Path, window: float, tmp: Path) -> Row:
+def measure(
+    label: str, inv_dir: Path, window: float, tmp: Path, run_args: tuple[str, ...] = ()
+) -> Row:
     t0 = time.process_time()
     inv = load_inventory(inv_dir)
     load_cpu = time.process_time() - t0
@@ -96,7 +98,7 @@ def measure(label: str, inv_dir: Path, window: float, tmp: Path) -> Row:
             sweep = asyncio.run(_sweep(targets))
             run = subprocess.Popen(
                 [*NETMON, "run", "--inventory", str(inv_dir), "--port-override", str(sim_port),
-                 "--listen", f"127.0.0.1:{port}"],
+                 "--listen", f"127.0.0.1:{port}", *run_args],
                 env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             health = f"http://127.0.0.1:{port}/health/metrics"
@@ -161,18 +163,31 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench.scale", description=__doc__.split("\n")[0])
     ap.add_argument("--scale", type=int, default=10)
     ap.add_argument("--window", type=float, default=120.0, help="CPU measuring window (s)")
+    ap.add_argument("--only-scaled", action="store_true", help="skip the 1x run")
+    ap.add_argument(
+        "--probe-interval", type=float, default=None, help="passed to netmon run (0: no probes)"
+    )
     args = ap.parse_args(argv)
+    run_args = (
+        () if args.probe_interval is None else ("--probe-interval", f"{args.probe_interval:g}")
+    )
     os.environ.update(SECRET_ENV)  # the in-process sweep resolves the same env: secrets
     # SIGTERM unwinds like Ctrl-C, so the simulator and collector are stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     big = tmp / f"inventory-x{args.scale}"
     generate(big, scale=args.scale)
-    rows = [
-        measure("1x", default_inventory_path(), args.window, tmp),
-        measure(f"{args.scale}x", big, args.window, tmp),
-    ]
-    print(f"\ncollector at a 60 s poll interval, window {args.window:.0f} s (logs in {tmp})")
+    rows = (
+        []
+        if args.only_scaled
+        else [measure("1x", default_inventory_path(), args.window, tmp, run_args)]
+    )
+    rows.append(measure(f"{args.scale}x", big, args.window, tmp, run_args))
+    load = os.getloadavg()
+    print(
+        f"\ncollector at a 60 s poll interval, window {args.window:.0f} s, "
+        f"run args {list(run_args)}, machine load {load[0]:.1f}/{load[1]:.1f} (logs in {tmp})"
+    )
     head = (
         f"{'size':<5} {'devices':>7} {'up':>6} {'load CPU-s':>10} {'sweep s':>8} "
         f"{'cores':>6} {'RSS MiB':>8} {'/metrics s':>10} {'series':>8} {'vb/s':>7} "
