@@ -92,9 +92,7 @@ def vmagent_scrape(plan: Plan, machine: str, provinces: Sequence[str]) -> dict[s
                 "static_configs": slices,
                 # both replicas' device series become one series (deduplicated in storage);
                 # `up` is not relabelled, so it keeps the replica that was scraped
-                "metric_relabel_configs": [
-                    {"action": "labeldrop", "regex": "replica|provinces"}
-                ],
+                "metric_relabel_configs": [{"action": "labeldrop", "regex": "replica|provinces"}],
             },
             {
                 "job_name": "netmon_collector",
