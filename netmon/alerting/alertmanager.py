@@ -9,7 +9,8 @@ The route tree (first match wins at each level):
    every dark site, however many provinces they are in; repeated rarely (info).
 3. everything else -> the team owning the alert's ``province_code``: province teams first,
    then region teams (a region is expanded to its provinces from the inventory), then the
-   default team; grouped by alertname, province and site.
+   default team; grouped by alertname, province, site and device (each root cause its own
+   page, at once, not a group update held back for group_interval).
 
 Within a team: its ``receiver`` while ``office-hours`` is active and its ``after_hours``
 receiver outside it (two sibling routes with ``active_time_intervals`` / ``mute_time_intervals``
@@ -23,12 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from netmon.alerting.notify_template import EMAIL_FIELDS
 from netmon.alerting.routing import Routing, Team, Timing
+from netmon.alerting.yamlout import dump
 from netmon.inventory.model import Inventory, Region
 
-__all__ = ["DEFAULT_OUT", "Timing", "build_config", "render_config"]
+__all__ = ["DEFAULT_OUT", "Timing", "build_config", "render_config", "write_config"]
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "deploy" / "alertmanager" / "alertmanager.yml"
 HEADER = (
@@ -47,7 +48,9 @@ def _receiver(routing: Routing, name: str) -> dict[str, Any]:
     rec = next(r for r in routing.receivers if r.name == name)
     out: dict[str, Any] = {"name": rec.name}
     if rec.email:
-        out["email_configs"] = [{"to": ", ".join(rec.email), "send_resolved": rec.send_resolved}]
+        out["email_configs"] = [
+            {"to": ", ".join(rec.email), "send_resolved": rec.send_resolved, **EMAIL_FIELDS}
+        ]
     if rec.webhook:
         hooks = []
         for w in rec.webhook:
@@ -138,7 +141,9 @@ def build_config(routing: Routing, inv: Inventory, timing: Timing | None = None)
     }
     config["route"] = {
         "receiver": default.receiver,
-        "group_by": ["alertname", "province_code", "site"],
+        # per device: a second root cause at a site (both centre cores) is a page of its own,
+        # not an update of the first one's group held back for group_interval
+        "group_by": ["alertname", "province_code", "site", "device"],
         "group_wait": t.group_wait,
         "group_interval": t.group_interval,
         "repeat_interval": t.repeat_interval,
@@ -175,5 +180,12 @@ def build_config(routing: Routing, inv: Inventory, timing: Timing | None = None)
 
 
 def render_config(routing: Routing, inv: Inventory, timing: Timing | None = None) -> str:
-    doc = build_config(routing, inv, timing)
-    return HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=1_000_000)
+    return HEADER + dump(build_config(routing, inv, timing))
+
+
+def write_config(
+    routing: Routing, inv: Inventory, out: Path, timing: Timing | None = None
+) -> list[Path]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_config(routing, inv, timing), encoding="utf-8")
+    return [out]

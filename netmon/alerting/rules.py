@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from netmon import links
 from netmon.alerting.alert_rules import alert_groups
 from netmon.alerting.promql import RulesContext
 from netmon.alerting.recording_rules import recording_groups
+from netmon.alerting.yamlout import dump
 from netmon.inventory.model import Inventory
 
 HEADER = (
@@ -60,21 +59,8 @@ def rule_files(ctx: RulesContext) -> dict[str, dict[str, Any]]:
     }
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line PromQL as literal blocks, so the shipped files read like hand-written ones."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def render(doc: dict[str, Any]) -> str:
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
-    return HEADER + body
+    return HEADER + dump(doc)
 
 
 def write_rules(ctx: RulesContext, out: Path) -> list[Path]:

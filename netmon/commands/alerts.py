@@ -58,6 +58,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     a.add_argument("--repeat-interval", help="override every repeat interval")
     a.set_defaults(func=alertmanager)
 
+    e = asub.add_parser(
+        "explain",
+        help="what is down, dark or in maintenance now, and what each quiet device hangs on",
+        description="Read a running netmon's /api/state and list every root cause (these page) "
+        "with the devices that are unreachable because of it (these are kept quiet).",
+    )
+    e.add_argument(
+        "--url",
+        default="http://127.0.0.1:9800",
+        help="base URL of netmon run (default http://127.0.0.1:9800)",
+    )
+    e.set_defaults(func=explain)
+
 
 def _inventory(path: Path | None) -> Any:
     from netmon.errors import InventoryError
@@ -90,7 +103,7 @@ def rules(args: argparse.Namespace) -> int:
 
 
 def alertmanager(args: argparse.Namespace) -> int:
-    from netmon.alerting.alertmanager import DEFAULT_OUT, Timing, render_config
+    from netmon.alerting.alertmanager import DEFAULT_OUT, Timing, render_config, write_config
     from netmon.alerting.routing import load_routing
     from netmon.errors import InventoryError
 
@@ -112,12 +125,22 @@ def alertmanager(args: argparse.Namespace) -> int:
         group_interval=args.group_interval,
         repeat_interval=args.repeat_interval,
     )
-    text = render_config(routing, inv, timing)
-    if str(args.out) == "-":
-        sys.stdout.write(text)
+    if str(args.out) == "-":  # the config only: its template is what a file run writes
+        sys.stdout.write(render_config(routing, inv, timing))
         return 0
-    out = args.out or DEFAULT_OUT
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print(f"wrote {out}")
+    for path in write_config(routing, inv, args.out or DEFAULT_OUT, timing):
+        print(f"wrote {path}")
+    return 0
+
+
+def explain(args: argparse.Namespace) -> int:
+    from netmon.explain import explain_text, fetch_state
+
+    url = args.url.rstrip("/") + "/api/state"
+    try:
+        doc = fetch_state(url)
+    except (OSError, ValueError) as exc:
+        print(f"netmon alerts explain: cannot read {url}: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(explain_text(doc))
     return 0

@@ -22,7 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from support.procs import free_tcp_port, http_ok, running, wait_for
 
-from netmon.alerting.alertmanager import render_config
+from netmon.alerting.alertmanager import write_config
 from netmon.alerting.routing import Timing, load_routing
 from netmon.inventory.loader import load_inventory
 
@@ -97,7 +97,7 @@ def _write_config(path: Path, smtp: int, hook: int, office: str) -> None:
     inv = load_inventory(CASES)
     routing_file = path.with_name("alerting.yaml")
     routing_file.write_text(ROUTING.format(smtp=smtp, hook=hook, office=office))
-    path.write_text(render_config(load_routing(routing_file, inv), inv, FAST))
+    write_config(load_routing(routing_file, inv), inv, path, FAST)
 
 
 @pytest.fixture(scope="module")
@@ -141,9 +141,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         controller.stop()
 
 
-def post(lab: Lab, alerts: list[dict[str, str]], annotations: dict[str, str] | None = None) -> None:
+def post(lab: Lab, alerts: list[dict[str, Any]]) -> None:
+    """POST alerts as Prometheus does; an alert's "annotations" key holds its annotations."""
     ends = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    body = [{"labels": a, "annotations": annotations or {}, "endsAt": ends} for a in alerts]
+    body = [
+        {
+            "labels": {k: v for k, v in a.items() if k != "annotations"},
+            "annotations": a.get("annotations", {}),
+            "endsAt": ends,
+        }
+        for a in alerts
+    ]
     req = urllib.request.Request(
         f"{lab.api}/api/v2/alerts",
         data=json.dumps(body).encode(),
@@ -174,6 +182,7 @@ def test_a_province_alert_reaches_that_province_team(lab: Lab) -> None:
                 "severity": "critical",
                 "state": "down",
                 **where("d5002-edge1", "5002", "50"),
+                "annotations": {"summary": "d5002-edge1 is down: Chom Thong (จอมทอง), Chiang Mai"},
             }
         ],
     )
@@ -181,7 +190,8 @@ def test_a_province_alert_reaches_that_province_team(lab: Lab) -> None:
         lambda: len(lab.inbox.mails_to("cm@noc.netmon.invalid")) >= 1, 30, "mail to Chiang Mai"
     )
     (mail,) = lab.inbox.mails_to("cm@noc.netmon.invalid")
-    assert "DeviceDown" in mail["Subject"] and "d5002-edge1" in mail.get_body().get_content()
+    assert mail["Subject"] == "[FIRING:1] DeviceDown (critical) Chiang Mai site 5002"
+    assert "d5002-edge1 is down: Chom Thong (จอมทอง), Chiang Mai" in mail.get_body().get_content()
     # Province 50 has its own team: the north region's receivers get nothing of it.
     time.sleep(1)
     assert not any("d5002-edge1" in json.dumps(b) for p, b in lab.inbox.hooks)
@@ -191,24 +201,31 @@ def test_site_unreachable_of_one_outage_is_one_notification(lab: Lab) -> None:
     hub = {"cause_device": "p50-core1", "cause_site": "50", "cause_province_code": "50"}
     sites = [("5001", "50"), ("5002", "50"), ("5003", "50"), ("5101", "51"), ("5102", "51")]
     alerts = [
-        {"alertname": "SiteUnreachable", "severity": "info", "site": s, "province_code": pc, **hub}
+        {
+            "alertname": "SiteUnreachable",
+            "severity": "info",
+            "site": s,
+            "province_code": pc,
+            **hub,
+            "annotations": {"site_name_en": f"E{s}", "site_name_th": f"ท{s}", "province": pc},
+        }
         for s, pc in sites
     ]
     post(lab, alerts)
 
     def summaries() -> list[email.message.EmailMessage]:
         return [
-            m
-            for m in lab.inbox.mails_to("cm@noc.netmon.invalid")
-            if "SiteUnreachable" in m["Subject"]
+            m for m in lab.inbox.mails_to("cm@noc.netmon.invalid") if "dark sites" in m["Subject"]
         ]
 
     wait_for(lambda: len(summaries()) >= 1, 30, "the summary")
     time.sleep(4)  # group_interval is 1s: a second notification would be here by now
     (mail,) = summaries()
-    assert "[FIRING:5]" in mail["Subject"]
-    body = mail.get_body(("plain", "html")).get_content()
-    assert all(f"site = {s}" in body for s, _ in sites), body
+    assert mail["Subject"] == "[FIRING] 5 dark sites because p50-core1 is down"
+    body = mail.get_body(("plain",)).get_content()
+    assert "p50-core1 is down (it is paged as DeviceDown); dark because of it:" in body
+    lines = body.splitlines()
+    assert all(f"  - site {s} E{s} / ท{s}, {pc}" in lines for s, pc in sites), body
     # The cause's team got it, even for the sites of province 51 (the north team's).
     assert not any("SiteUnreachable" in json.dumps(b) for _, b in lab.inbox.hooks)
 

@@ -753,3 +753,34 @@ def test_rules_on_the_state_engines_own_series(tmp_path: Path) -> None:
     ]
     result = run_promtool(tmp_path, "engine", [Case("engine series", inputs, checks)])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_windows_follow_the_inventory_poll_interval_and_scale() -> None:
+    from netmon.alerting.promql import RulesContext
+    from netmon.alerting.rules import context
+    from netmon.inventory.loader import load_inventory
+
+    inv = load_inventory(Path(__file__).parent / "inventory_cases" / "_valid")
+    ctx = context(inv)
+    assert (ctx.poll_interval, ctx.d(ctx.rate_window), ctx.stale_after) == (60.0, "5m", 180.0)
+    slow = RulesContext(poll_interval=120.0)
+    assert slow.d(slow.rate_window) == "10m" and slow.stale_after == 360.0
+    fast = RulesContext(time_scale=0.001)
+    assert [fast.d(s) for s in (900, 60, 0.5, 0)] == ["900ms", "60ms", "1ms", "0s"]
+    # Profiles decide the vendor alerts: without memory metrics there is no HighMemory rule.
+    from netmon.alerting.alert_rules import device_rules
+
+    bare = RulesContext(vendor_metrics=frozenset({"netmon_cpu_usage_ratio"}))
+    assert [r["alert"] for r in device_rules(bare)] == ["DeviceRebooted", "HighCPU"]
+
+
+def test_rules_command_refuses_a_broken_inventory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netmon.cli import main
+
+    broken = Path(__file__).parent / "inventory_cases" / "yaml-syntax"
+    assert main(["alerts", "rules", "--inventory", str(broken), "--out", str(tmp_path)]) == 1
+    assert "netmon inventory check" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+    assert main(["alerts", "rules", "--out", str(tmp_path), "--time-scale", "0"]) == 2
