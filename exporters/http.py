@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from exporters.exposition import CONTENT_TYPE
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 Render = Callable[[str | None], bytes]
 Route = tuple[Callable[[], bytes], str]  # (body maker, content type)
+# A long-lived reply (Server-Sent Events): takes the connection over once the head is read.
+Stream = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 _PROVINCE_PATH = re.compile(r"^/province/(\d{2})/metrics/?$")
 _PROVINCE_CODE = re.compile(r"^\d{2}$")
 MAX_REQUEST = 16 * 1024
@@ -79,6 +81,7 @@ class MetricsServer:
         render: Render,
         *,
         routes: dict[str, Route] | None = None,
+        streams: dict[str, Stream] | None = None,
         max_handlers: int = MAX_HANDLERS,
         read_timeout: float = READ_TIMEOUT,
         write_timeout: float = WRITE_TIMEOUT,
@@ -87,6 +90,7 @@ class MetricsServer:
             raise ValueError(f"max_handlers must be at least 1, got {max_handlers}")
         self._render = render
         self._routes = routes or {}  # extra GET paths (e.g. /api/state)
+        self._streams = streams or {}  # long-lived GET paths (e.g. /noc/events)
         self._server: asyncio.Server | None = None
         self._max_handlers = max_handlers
         self._read_timeout = read_timeout
@@ -134,9 +138,18 @@ class MetricsServer:
             await self._reply(writer, 405, b"only GET\n", "text/plain")
             return
         try:
-            extra = self._routes.get(urlsplit(parts[1]).path.rstrip("/") or "/")
+            path = urlsplit(parts[1]).path.rstrip("/") or "/"
         except ValueError:  # urlsplit on a malformed target, e.g. "http://[::1"
-            extra = None
+            path = ""
+        stream = self._streams.get(path)
+        if stream is not None:  # not a scrape: its own limits (exporters/sse.py), not ours
+            self.active -= 1
+            try:
+                await stream(reader, writer)
+            finally:
+                self.active += 1
+            return
+        extra = self._routes.get(path)
         if extra is not None:
             make, ctype = extra
             try:
