@@ -140,7 +140,13 @@ def measure(
             for p in (run, sim):
                 if p is not None:
                     p.terminate()
-                    p.wait(30)
+            for p in (run, sim):
+                if p is not None:
+                    try:
+                        p.wait(30)
+                    except subprocess.TimeoutExpired:  # a loop too busy to stop: no orphans
+                        p.kill()
+                        p.wait(10)
     wall = w1 - w0
     return Row(
         label, devices, load_cpu, sweep, up, (c1 - c0) / wall, rss, statistics.median(renders),
