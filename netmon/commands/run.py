@@ -7,6 +7,13 @@ import ipaddress
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from netmon.event_options import add_arguments as add_event_arguments
+from netmon.event_options import options_from_args as event_options
+
+if TYPE_CHECKING:
+    from netmon.event_wiring import EventOptions
 
 from collector.shards import Shard
 
@@ -89,6 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
     )
+    add_event_arguments(p)
     p.set_defaults(func=handle)
 
 
@@ -123,6 +131,13 @@ def handle(args: argparse.Namespace) -> int:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
         return 0
+    from netmon.errors import ConfigError
+
+    try:
+        events = event_options(args)
+    except ConfigError as exc:
+        print(f"netmon run: {exc}", file=sys.stderr)
+        return 2
     return _serve(
         path,
         host,
@@ -133,6 +148,7 @@ def handle(args: argparse.Namespace) -> int:
         args.snmp_source,
         args.probe_interval,
         args.shard,
+        events,
     )
 
 
@@ -146,6 +162,7 @@ def _serve(
     snmp_source: str | None,
     probe_interval: float | None = None,
     shard: Shard | None = None,
+    events: EventOptions | None = None,
 ) -> int:
     import asyncio
     import signal
@@ -162,6 +179,7 @@ def _serve(
             snmp_source=snmp_source,
             probe_interval=probe_interval,
             shard=shard,
+            events=events,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
