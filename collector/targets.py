@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from collector.model import Target
+from collector.shards import Shard
 from netmon.inventory.model import Inventory, Method, SiteKind
+from netmon.inventory.topology import Topology
 
 
 def targets_from_inventory(
-    inv: Inventory, *, port_override: int | None = None, method: Method = Method.snmp
+    inv: Inventory,
+    *,
+    port_override: int | None = None,
+    method: Method = Method.snmp,
+    shard: Shard | None = None,
 ) -> dict[str, Target]:
     """One Target per device collected by ``method``; ``port_override`` points every device
-    at one port (the simulator and tests serve every device on the same port)."""
+    at one port (the simulator and tests serve every device on the same port). With ``shard``
+    only its provinces' devices, plus their upstream devices up to the centre as probe-only
+    targets."""
     link_ends: dict[str, dict[str, str]] = {}
     for _, link in inv.links():
         for end in (link.a, link.b):
@@ -58,4 +68,23 @@ def targets_from_inventory(
             links=tuple(sorted(ends.items())),
             methods=tuple(m.value for m in device.methods),
         )
+    return out if shard is None else select_shard(inv, out, shard)
+
+
+def select_shard(inv: Inventory, targets: dict[str, Target], shard: Shard) -> dict[str, Target]:
+    """The shard's own devices, and every device they uplink through (transitively) that
+    another shard owns, marked ``probe_only``."""
+    owned = {name for name, t in targets.items() if shard.owns(t.label("province_code"))}
+    topo = Topology.build(inv)
+    upstream: set[str] = set()
+    todo = list(owned)
+    while todo:
+        for parent in topo.parents(todo.pop()):
+            if parent not in owned and parent not in upstream:
+                upstream.add(parent)
+                todo.append(parent)
+    out = {name: targets[name] for name in sorted(owned)}
+    for name in sorted(upstream):
+        if name in targets:  # an upstream device not polled by this method is left out
+            out[name] = dataclasses.replace(targets[name], probe_only=True)
     return out

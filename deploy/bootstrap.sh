@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(python3 python3-venv python3-dev gcc snmp snmpd prometheus prometheus-alertmanager
-              mosquitto mosquitto-clients prometheus-snmp-exporter
+              mosquitto mosquitto-clients prometheus-snmp-exporter victoria-metrics
               chromium chromium-driver fonts-thai-tlwg)  # the NOC page's browser test
 
 missing=()
@@ -21,7 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian starts some daemons on install; netmon starts its own on loopback with free ports.
-  for svc in snmpd prometheus prometheus-alertmanager mosquitto prometheus-snmp-exporter prometheus-node-exporter; do
+  for svc in snmpd prometheus prometheus-alertmanager mosquitto prometheus-snmp-exporter prometheus-node-exporter victoria-metrics; do
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
 fi
@@ -32,10 +32,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.netmon-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml requirements-dev.lock | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "bootstrap: installing netmon and its Python dependencies into .venv"
+  echo "bootstrap: installing netmon and its locked Python dependencies into .venv"
   .venv/bin/pip install -q --upgrade pip >/dev/null
+  # Exact versions with hashes (`make lock` writes them): two installs a month apart agree.
+  .venv/bin/pip install -q --require-hashes -r requirements-dev.lock
+  # netmon itself; installs nothing else unless pyproject.toml gained a dependency after the
+  # last `make lock` (tests/unit/test_lock.py then fails until the lock is regenerated).
   .venv/bin/pip install -q -e '.[dev]'
   echo "$want" > "$stamp"
 fi

@@ -23,6 +23,7 @@ from collector.fast_transport import fast_factory
 from collector.model import DeviceState, Target
 from collector.profiles import Profiles, load_profiles
 from collector.scheduler import DEFAULT_CONCURRENCY, Scheduler
+from collector.shards import Shard
 from collector.snmp_collector import SnmpCollector
 from collector.snmp_transport import PysnmpEngine, PysnmpTransport, auth_data
 from collector.ssh_targets import SshOptions
@@ -111,10 +112,12 @@ class Service:
         transport: str = "fast",
         snmp_source: str | None = None,
         probe_interval: float | None = None,
+        shard: Shard | None = None,
         events: EventOptions | None = None,
         ssh: SshOptions | None = None,
     ) -> None:
         self.inventory_path = inventory_path
+        self.shard = shard  # None: every province; events and series carry it (deploy/README)
         self.port_override = port_override
         self.probe_interval = probe_interval  # None: the inventory's; 0: no scheduled probes
         self.profiles = profiles or load_profiles()
@@ -166,8 +169,16 @@ class Service:
             self._set_status(False, str(exc))
             return False
         try:
-            targets = targets_from_inventory(inv, port_override=self.port_override)
-            targets = self.ssh.extend(inv, targets)  # + CLI-only devices, cabling topology
+            targets = targets_from_inventory(
+                inv, port_override=self.port_override, shard=self.shard
+            )
+            # + CLI-only devices (those of this shard's provinces), cabling topology
+            extended = self.ssh.extend(inv, targets)
+            targets = {
+                n: t
+                for n, t in extended.items()
+                if n in targets or self.shard is None or self.shard.owns(t.label("province_code"))
+            }
             if self.probe_interval is not None:
                 every = self.probe_interval
                 targets = {n: replace(t, probe_interval=every) for n, t in targets.items()}

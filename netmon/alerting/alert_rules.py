@@ -320,7 +320,10 @@ def collector_rules(ctx: RulesContext) -> list[dict[str, Any]]:
         _alert(
             ctx,
             "CollectorDown",
-            f'max by (job) (up{{job="{job}"}}) == 0\nor absent(up{{job="{job}"}})',
+            # by shard too: in an HA install (README "Deploying") one shard with no replica
+            # left pages, naming its provinces; without shards it is the same as by (job)
+            f'max by (job, shard, provinces) (up{{job="{job}"}}) == 0\n'
+            f'or absent(up{{job="{job}"}})',
             120,
             "critical",
             {

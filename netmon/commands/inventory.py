@@ -34,6 +34,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Summarise a valid inventory.",
     )
     s.add_argument("path", nargs="?", help="inventory directory")
+    s.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also print which provinces each of N shards polls (`netmon run --shard K/N`)",
+    )
     s.set_defaults(func=show)
     g = isub.add_parser(
         "generate",
@@ -41,6 +48,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Generate the inventory (77 province files) into DIR.",
     )
     g.add_argument("--out", required=True, type=Path, help="directory to write into")
+    g.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="N times the devices: every district gets N-1 office routers behind its router "
+        "(10 makes ~10,000 devices, for benchmarks; default 1, the real backbone)",
+    )
     g.set_defaults(func=generate)
 
 
@@ -195,13 +209,44 @@ def show(args: argparse.Namespace) -> int:
         if ps.site.kind is not SiteKind.centre and topo.is_dual_homed(ps.site.code)
     ]
     print(f"dual-homed sites ({len(dual)}): {', '.join(dual)}")
+    if args.shards is not None:
+        if args.shards < 1:
+            print("--shards: want N >= 1", file=sys.stderr)
+            return 2
+        print()
+        print_shards(inv, args.shards)
     return 0
 
 
+def print_shards(inv: Any, count: int) -> None:
+    """Each shard's provinces, devices it owns and upstream devices it probes only."""
+    from collector.shards import Shard, assignment
+    from collector.targets import targets_from_inventory
+
+    names = {ps.province.code: ps.province.name_en for ps in inv.sites}
+    plan = assignment(names, count)
+    head = f"{'shard':<7} {'provinces':>9} {'devices':>7} {'probe-only':>10}"
+    print(f"shards: {count} (rendezvous hashing on the province code)")
+    print(head)
+    print("-" * len(head))
+    lines = []
+    for k, codes in plan.items():
+        targets = targets_from_inventory(inv, shard=Shard(k, count)).values()
+        probe = sum(t.probe_only for t in targets)
+        print(f"{f'{k}/{count}':<7} {len(codes):>9} {len(targets) - probe:>7} {probe:>10}")
+        lines.append(f"{k}/{count}: " + ", ".join(f"{c} {names[c]}" for c in codes))
+    print()
+    print("\n".join(lines))
+
+
 def generate(args: argparse.Namespace) -> int:
+    from netmon.inventory.generate import MAX_SCALE
     from netmon.inventory.generate import generate as write
 
-    files, sites = write(args.out)
+    if not 1 <= args.scale <= MAX_SCALE:
+        print(f"--scale: want 1..{MAX_SCALE}", file=sys.stderr)
+        return 2
+    files, sites = write(args.out, scale=args.scale)
     print(f"wrote {files} files ({sites} sites) into {args.out}")
     print(f"check it with: netmon inventory check {args.out}")
     return 0

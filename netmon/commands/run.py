@@ -15,6 +15,7 @@ from netmon.event_options import options_from_args as event_options
 if TYPE_CHECKING:
     from netmon.event_wiring import EventOptions
 
+from collector.shards import Shard
 from collector.ssh_targets import SshOptions
 from netmon.ssh_wiring import add_ssh_arguments, ssh_options
 
@@ -85,6 +86,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "probe_interval, 5; 0: none, for measuring what they cost)",
     )
     p.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="K/N",
+        help="poll only shard K of N: its provinces (rendezvous hashing on the province code, "
+        "see `netmon inventory show --shards N`) plus their upstream devices for reachability",
+    )
+    p.add_argument(
         "--print-scrape-config",
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
@@ -92,6 +101,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_event_arguments(p)
     add_ssh_arguments(p)
     p.set_defaults(func=handle)
+
+
+def _shard(value: str) -> Shard:
+    try:
+        return Shard.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -134,6 +150,7 @@ def handle(args: argparse.Namespace) -> int:
         args.transport,
         args.snmp_source,
         args.probe_interval,
+        args.shard,
         events,
         ssh=ssh_options(args),
     )
@@ -148,6 +165,7 @@ def _serve(
     transport: str,
     snmp_source: str | None,
     probe_interval: float | None = None,
+    shard: Shard | None = None,
     events: EventOptions | None = None,
     ssh: SshOptions | None = None,
 ) -> int:
@@ -165,6 +183,7 @@ def _serve(
             transport=transport,
             snmp_source=snmp_source,
             probe_interval=probe_interval,
+            shard=shard,
             events=events,
             ssh=ssh,
         )

@@ -194,8 +194,32 @@ def _edge(site: _Site, pcode: str, rng: random.Random) -> _Dev:
     return dev
 
 
-def build_plan() -> tuple[_Site, list[tuple[dict[str, str], list[_Site]]]]:
+MAX_SCALE = 20  # office routers use 127.3-127.21 (test beds use other 127.x networks)
+
+
+def _offices(site: _Site, edge: _Dev, pcode: str, scale: int) -> None:
+    """``scale - 1`` more routers at a district site (its tambon offices), each uplinked to the
+    district router, at 127.<2 + k>.<province>.<district number>: ``--scale 10`` gives
+    9,383 devices (9.1x the backbone's 1,031)."""
+    rng = random.Random(f"netmon-offices-{site.code}")
+    for k in range(1, scale):
+        office = _Dev(
+            name=f"d{site.code}-edge{k + 1}",
+            address=f"127.{2 + k}.{int(pcode)}.{int(site.code[2:])}",
+            platform=_pick(rng, EDGE_MIX),
+            role="edge",
+            methods=["snmp"],
+            credentials="district-v3" if rng.random() < 0.15 else None,
+        )
+        site.devices.append(office)
+        site.link(office, edge, "1G", circuit="100M")
+        office.port("1G", "office LAN")
+
+
+def build_plan(scale: int = 1) -> tuple[_Site, list[tuple[dict[str, str], list[_Site]]]]:
     """The centre and, per province, its info and sites (hub first, then districts)."""
+    if not 1 <= scale <= MAX_SCALE:
+        raise ValueError(f"scale {scale}: want 1..{MAX_SCALE}")
     import geothai
 
     coords = load_coordinates()
@@ -257,6 +281,7 @@ def build_plan() -> tuple[_Site, list[tuple[dict[str, str], list[_Site]]]]:
                 site.link(edge, up, "1G")
                 if drng.random() < 0.3:
                     site.link(edge, back, "1G", "backup")
+                _offices(site, edge, pcode, scale)
                 sites.append(site)
             provinces.append((info, sites))
             continue
@@ -309,6 +334,7 @@ def build_plan() -> tuple[_Site, list[tuple[dict[str, str], list[_Site]]]]:
                 # The capital district of a big province is dual-homed to the hub's core.
                 site.link(edge, core, "1G", "backup")
             edge.port("1G", "district office LAN")
+            _offices(site, edge, pcode, scale)
             sites.append(site)
         provinces.append((info, sites))
     return centre, provinces
@@ -380,10 +406,11 @@ Address plan (loopback only, so nothing outside this machine is ever contacted):
 """
 
 
-def generate(out: Path, only: Collection[str] | None = None) -> tuple[int, int]:
+def generate(out: Path, only: Collection[str] | None = None, *, scale: int = 1) -> tuple[int, int]:
     """Write the inventory into ``out``; return (files written, sites). ``only`` limits the
-    province files written to those codes (the plan, and so centre.yaml, is always whole)."""
-    centre, provinces = build_plan()
+    province files written to those codes (the plan, and so centre.yaml, is always whole);
+    ``scale`` > 1 adds office routers to every district (``_offices``)."""
+    centre, provinces = build_plan(scale)
     y = _dumper()
     _write(
         y, out / "defaults.yaml", defaults_yaml(), "netmon inventory: defaults for every device."

@@ -1,0 +1,220 @@
+"""One collector on the backbone and on 10x the backbone, same run, same box.
+
+Run: ``.venv/bin/python -m bench.scale [--scale 10] [--window 120]``.
+
+For each size (the shipped inventory, then ``netmon inventory generate --scale N`` in a
+temporary directory): inventory load (CPU-s in this process), one ``netmon simulate`` serving
+every device (simulated latency), one sweep of every device back to back in this process (the
+cycle wall time), then ``netmon run`` at the inventory's 60 s interval: once every device is
+up, its CPU (cores: CPU-seconds / wall seconds over ``--window`` s, /proc/<pid>/stat), its RSS
+at the end, and the wall time of a full ``GET /metrics``. Targets for the collector at 10x:
+<= 0.5 core, <= 1 GB RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.collector import REPO, SECRET_ENV, _proc_cpu, _rss_mib, _wait_http
+from collector.fast_transport import fast_factory
+from collector.model import Target
+from collector.profiles import load_profiles
+from collector.scheduler import Scheduler
+from collector.snmp_collector import SnmpCollector
+from collector.targets import targets_from_inventory
+from collector.udp_endpoint import SnmpEndpoint
+from netmon.inventory.generate import generate
+from netmon.inventory.loader import default_inventory_path, load_inventory
+from netmon.ports import free_port
+
+NETMON = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
+
+
+@dataclass
+class Row:
+    label: str
+    devices: int
+    load_cpu: float
+    sweep_wall: float
+    up: int
+    cores: float
+    rss_mib: float
+    render_s: float
+    series: int
+    sim_cores: float
+    varbinds_per_s: float
+
+
+def _up(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        text = resp.read().decode()
+    m = re.search(r'^netmon_collector_devices\{state="up"\} (\d+)', text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def _varbinds(url: str) -> float:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        text = resp.read().decode()
+    return sum(
+        float(m.group(1))
+        for m in re.finditer(r"^netmon_poll_varbinds_total\{.*\} (\S+)", text, re.M)
+    )
+
+
+def measure(
+    label: str, inv_dir: Path, window: float, tmp: Path, run_args: tuple[str, ...] = ()
+) -> Row:
+    t0 = time.process_time()
+    inv = load_inventory(inv_dir)
+    load_cpu = time.process_time() - t0
+    devices = len(inv.devices())
+    sim_port, control, port = free_port(2), free_port(1), free_port(1)
+    env = {**os.environ, **SECRET_ENV}
+    with (
+        open(tmp / f"sim-{label}.log", "wb") as sim_log,
+        open(tmp / f"run-{label}.log", "wb") as log,
+    ):
+        sim = subprocess.Popen(
+            [*NETMON, "simulate", "--inventory", str(inv_dir), "--port", str(sim_port),
+             "--control-port", str(control)],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=sim_log,
+        )  # fmt: skip
+        run: subprocess.Popen[bytes] | None = None
+        try:
+            _wait_http(f"http://127.0.0.1:{control}/status", timeout=600)
+            targets = targets_from_inventory(inv, port_override=sim_port)
+            sweep = asyncio.run(_sweep(targets))
+            run = subprocess.Popen(
+                [*NETMON, "run", "--inventory", str(inv_dir), "--port-override", str(sim_port),
+                 "--listen", f"127.0.0.1:{port}", *run_args],
+                env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            health = f"http://127.0.0.1:{port}/health/metrics"
+            _wait_http(health, timeout=120)
+            deadline = time.monotonic() + 240
+            up = 0
+            while time.monotonic() < deadline:
+                up = _up(health)
+                if up >= devices:
+                    break
+                time.sleep(2)
+            time.sleep(60)  # past the start-up burst: one whole 60 s cycle in the steady state
+            vb0, c0, s0, w0 = (
+                _varbinds(health),
+                _proc_cpu(run.pid),
+                _proc_cpu(sim.pid),
+                time.monotonic(),
+            )
+            time.sleep(window)
+            vb1, c1, s1, w1 = (
+                _varbinds(health),
+                _proc_cpu(run.pid),
+                _proc_cpu(sim.pid),
+                time.monotonic(),
+            )
+            renders = []
+            size = 0
+            for _ in range(3):
+                r0 = time.monotonic()
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/metrics", timeout=120
+                ) as resp:
+                    body = resp.read()
+                renders.append(time.monotonic() - r0)
+                size = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+            rss = _rss_mib(run.pid)
+            up = _up(health)
+        finally:
+            for p in (run, sim):
+                if p is not None:
+                    p.terminate()
+            for p in (run, sim):
+                if p is not None:
+                    try:
+                        p.wait(30)
+                    except subprocess.TimeoutExpired:  # a loop too busy to stop: no orphans
+                        p.kill()
+                        p.wait(10)
+    wall = w1 - w0
+    return Row(
+        label, devices, load_cpu, sweep, up, (c1 - c0) / wall, rss, statistics.median(renders),
+        size, (s1 - s0) / wall, (vb1 - vb0) / wall,
+    )  # fmt: skip
+
+
+async def _sweep(targets: dict[str, Target]) -> float:
+    endpoint = SnmpEndpoint()
+    try:
+        sched = Scheduler(SnmpCollector(load_profiles(), fast_factory(endpoint)), concurrency=64)
+        sched.set_targets(targets)
+        await sched.poll_all_once()  # warm: v3 discovery, label caches
+        return await sched.poll_all_once()
+    finally:
+        endpoint.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench.scale", description=__doc__.split("\n")[0])
+    ap.add_argument("--scale", type=int, default=10)
+    ap.add_argument("--window", type=float, default=120.0, help="CPU measuring window (s)")
+    ap.add_argument("--only-scaled", action="store_true", help="skip the 1x run")
+    ap.add_argument(
+        "--probe-interval", type=float, default=None, help="passed to netmon run (0: no probes)"
+    )
+    args = ap.parse_args(argv)
+    run_args = (
+        () if args.probe_interval is None else ("--probe-interval", f"{args.probe_interval:g}")
+    )
+    os.environ.update(SECRET_ENV)  # the in-process sweep resolves the same env: secrets
+    # SIGTERM unwinds like Ctrl-C, so the simulator and collector are stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    big = tmp / f"inventory-x{args.scale}"
+    generate(big, scale=args.scale)
+    rows = (
+        []
+        if args.only_scaled
+        else [measure("1x", default_inventory_path(), args.window, tmp, run_args)]
+    )
+    rows.append(measure(f"{args.scale}x", big, args.window, tmp, run_args))
+    load = os.getloadavg()
+    print(
+        f"\ncollector at a 60 s poll interval, window {args.window:.0f} s, "
+        f"run args {list(run_args)}, machine load {load[0]:.1f}/{load[1]:.1f} (logs in {tmp})"
+    )
+    head = (
+        f"{'size':<5} {'devices':>7} {'up':>6} {'load CPU-s':>10} {'sweep s':>8} "
+        f"{'cores':>6} {'RSS MiB':>8} {'/metrics s':>10} {'series':>8} {'vb/s':>7} "
+        f"{'sim cores':>9}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(
+            f"{r.label:<5} {r.devices:>7} {r.up:>6} {r.load_cpu:>10.2f} {r.sweep_wall:>8.1f} "
+            f"{r.cores:>6.3f} {r.rss_mib:>8.0f} {r.render_s:>10.2f} {r.series:>8} "
+            f"{r.varbinds_per_s:>7.0f} {r.sim_cores:>9.2f}"
+        )
+    big_row = rows[-1]
+    print(
+        f"\ntargets at {big_row.label}: collector <= 0.5 core: {big_row.cores:.3f} "
+        f"({'met' if big_row.cores <= 0.5 else 'MISSED'}); <= 1 GB RSS: {big_row.rss_mib:.0f} MiB "
+        f"({'met' if big_row.rss_mib <= 1024 else 'MISSED'})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
