@@ -30,6 +30,7 @@ from collector.udp_endpoint import SnmpEndpoint
 from exporters.exposition import render_text
 from exporters.families import Family, FamilyBuilder, LabelSet, ReloadStatus
 from exporters.http import HEALTH, SELF, MetricsServer
+from exporters.web_config import WebConfig
 from netmon.errors import ConfigError, InventoryError
 from netmon.inventory.model import Inventory
 
@@ -98,6 +99,7 @@ class Service:
         watch_interval: float = WATCH_INTERVAL,
         transport: str = "fast",
         snmp_source: str | None = None,
+        web: WebConfig | None = None,
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
@@ -123,6 +125,7 @@ class Service:
         self._signature = inventory_signature(inventory_path)
         self._reload_requested = asyncio.Event()
         self.server: MetricsServer | None = None
+        self.web = web  # TLS / basic auth (exporters/web_config.py)
 
     # --- inventory ----------------------------------------------------------------------
 
@@ -253,31 +256,7 @@ class Service:
                 )
             )
         if self.server is not None:
-            srv = self.server
-            out.append(
-                Family(
-                    "netmon_http_connections",
-                    "gauge",
-                    "/metrics connections being served.",
-                    [(LabelSet(()), srv.active)],
-                )
-            )
-            out.append(
-                Family(
-                    "netmon_http_rejected_total",
-                    "counter",
-                    "Connections answered 503: too many at once.",
-                    [(LabelSet(()), srv.rejected)],
-                )
-            )
-            out.append(
-                Family(
-                    "netmon_http_write_timeouts_total",
-                    "counter",
-                    "Replies cut because the client stopped reading.",
-                    [(LabelSet(()), srv.write_timeouts)],
-                )
-            )
+            out.extend(self.server.families())
         return out
 
     # --- running ------------------------------------------------------------------------
@@ -295,7 +274,7 @@ class Service:
         if not await self.reload():
             log.error("inventory: cannot start without a valid inventory")
             return 2
-        server = self.server = MetricsServer(self.render)
+        server = self.server = MetricsServer(self.render, web=self.web)
         try:
             bound = await server.start(host, port)
         except OSError as exc:

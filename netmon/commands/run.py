@@ -7,6 +7,10 @@ import ipaddress
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from exporters.web_config import WebConfig
 
 log = logging.getLogger("netmon.run")
 
@@ -68,6 +72,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="SNMP on netmon's own codec (fast, default) or on pysnmp (the reference)",
     )
     p.add_argument(
+        "--web-config",
+        type=Path,
+        default=None,
+        help="TLS and basic auth: a Prometheus exporter-toolkit web-config file "
+        "(tls_server_config, basic_auth_users with bcrypt hashes)",
+    )
+    p.add_argument(
+        "--scrape-password-file",
+        default="/etc/prometheus/netmon.password",
+        help="with --print-scrape-config and basic auth: where Prometheus reads the password",
+    )
+    p.add_argument(
         "--print-scrape-config",
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
@@ -84,12 +100,20 @@ def handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from netmon.errors import InventoryError
+    from exporters.web_config import WebConfig, load_web_config
+    from netmon.errors import ConfigError, InventoryError
     from netmon.inventory.loader import default_inventory_path, load_inventory
 
     path = args.inventory or default_inventory_path()
+    web = WebConfig()
+    if args.web_config is not None:
+        try:
+            web = load_web_config(args.web_config)
+        except ConfigError as exc:
+            print(f"netmon run: {exc}", file=sys.stderr)
+            return 2
     if args.print_scrape_config:
-        from exporters.scrape_config import scrape_config
+        from exporters.scrape_config import ScrapeAuth, scrape_config
 
         try:
             inv = load_inventory(path)
@@ -97,10 +121,18 @@ def handle(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return 2
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
+        auth = ScrapeAuth.for_web(web, args.scrape_password_file)
+        sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces], auth=auth))
         return 0
     return _serve(
-        path, host, port, args.port_override, args.concurrency, args.transport, args.snmp_source
+        path,
+        host,
+        port,
+        args.port_override,
+        args.concurrency,
+        args.transport,
+        args.snmp_source,
+        web,
     )
 
 
@@ -112,6 +144,7 @@ def _serve(
     concurrency: int,
     transport: str,
     snmp_source: str | None,
+    web: WebConfig,
 ) -> int:
     import asyncio
     import signal
@@ -126,6 +159,7 @@ def _serve(
             concurrency=concurrency,
             transport=transport,
             snmp_source=snmp_source,
+            web=web,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)
