@@ -37,6 +37,7 @@ from netmon.inventory.model import Inventory
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 2.0
+FULL_CHECK_INTERVAL = 300.0  # a full reload even when no file seems changed
 
 
 def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
@@ -54,16 +55,20 @@ def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
     return make
 
 
-UNREADABLE = (("<unreadable>", 0, 0),)
+Signature = tuple[tuple[str | int, ...], ...]
+UNREADABLE: Signature = (("<unreadable>", 0, 0),)
 
 
-def inventory_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
-    """What changes when an admin edits, adds or removes an inventory file.
+def inventory_signature(path: Path) -> Signature:
+    """What changes when an admin edits, adds, removes or breaks an inventory file.
 
+    Everything ``check`` would notice: contents (mtime, size), permissions (mode, ctime:
+    ``chmod 000`` changes neither mtime nor size), a replaced file (inode), and an entry that
+    cannot be stat'ed (a dangling or self-pointing symlink), which counts as a change too.
     A directory that vanishes mid-scan (a ConfigMap's symlink swap, an `rm -rf && cp -r`
     deploy) gives UNREADABLE rather than an exception: the next scan reads it again.
     """
-    out = []
+    out: list[tuple[str | int, ...]] = []
     try:
         files = sorted(path.rglob("*.yaml"))
     except OSError:
@@ -71,9 +76,10 @@ def inventory_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
     for f in files:
         try:
             st = f.stat()
-        except OSError:
+        except OSError as exc:
+            out.append((str(f), "unreadable", exc.errno or 0))
             continue
-        out.append((str(f), st.st_mtime_ns, st.st_size))
+        out.append((str(f), st.st_mtime_ns, st.st_size, st.st_mode, st.st_ctime_ns, st.st_ino))
     return tuple(out)
 
 
@@ -97,6 +103,7 @@ class Service:
         profiles: Profiles | None = None,
         load: Callable[[Path], Inventory] | None = None,
         watch_interval: float = WATCH_INTERVAL,
+        full_check_interval: float = FULL_CHECK_INTERVAL,
         transport: str = "fast",
         snmp_source: str | None = None,
         web: WebConfig | None = None,
@@ -122,6 +129,8 @@ class Service:
         self.inventory: Inventory | None = None
         self._load = load or _default_loader()
         self._watch_interval = watch_interval
+        self._full_check_interval = full_check_interval
+        self._last_full = time.monotonic()
         self._signature = inventory_signature(inventory_path)
         self._reload_requested = asyncio.Event()
         self.server: MetricsServer | None = None
@@ -131,6 +140,7 @@ class Service:
 
     async def reload(self) -> bool:
         """Load the inventory and apply it; on error keep the last good one."""
+        self._last_full = time.monotonic()
         self._signature = await asyncio.to_thread(inventory_signature, self.inventory_path)
         try:
             inv = await asyncio.to_thread(self._load, self.inventory_path)
@@ -140,8 +150,9 @@ class Service:
             self._set_status(False, f"{len(exc.problems)} problem(s)")
             return False
         except Exception as exc:  # unreadable directory and the like
-            log.error("inventory: %s", exc)
-            self._set_status(False, str(exc))
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.error("inventory: cannot load %s: %s", self.inventory_path, what)
+            self._set_status(False, what)
             return False
         try:
             targets = targets_from_inventory(inv, port_override=self.port_override)
@@ -209,6 +220,11 @@ class Service:
         sig = await asyncio.to_thread(inventory_signature, self.inventory_path)
         if sig != self._signature:
             log.info("inventory: files changed, reloading")
+            await self.reload()
+        elif time.monotonic() - self._last_full >= self._full_check_interval:
+            # What no stat shows (a file readable only as root losing its permissions on
+            # a network mount, say): the reload metric must not say success while the
+            # files on disk fail.
             await self.reload()
 
     # --- exposition ---------------------------------------------------------------------
