@@ -271,6 +271,16 @@ class Service:
                     [(LabelSet(()), st.socket_errors)],
                 )
             )
+            drops = self.endpoint.receive_drops
+            if drops is not None:
+                out.append(
+                    Family(
+                        "netmon_snmp_receive_buffer_drops_total",
+                        "counter",
+                        "Datagrams the kernel dropped: the SNMP socket's receive buffer was full.",
+                        [(LabelSet(()), drops)],
+                    )
+                )
         if self.server is not None:
             out.extend(self.server.families())
         return out
