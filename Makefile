@@ -1,6 +1,6 @@
 # The two commands a new user needs: `make demo` (the main job on the simulated backbone) and
 # `make test` (lint, types, unit and integration tests). Both set up what they need first.
-.PHONY: demo test lint unit integration bench setup
+.PHONY: demo test lint unit integration bench fuzz setup
 
 VENV := .venv/bin
 
@@ -26,3 +26,6 @@ integration: setup
 
 bench: setup
 	$(VENV)/python -m bench
+
+fuzz: setup
+	$(VENV)/python -m bench.fuzz --inputs 1000000
