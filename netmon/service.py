@@ -319,6 +319,8 @@ class Service:
 
 
 def _default_loader() -> Callable[[Path], Inventory]:
-    from netmon.inventory.loader import load_inventory
+    # In a child process with time and memory bounds: a huge or hostile edit neither holds
+    # the collector's GIL nor leaves its memory behind (netmon/inventory/isolated.py).
+    from netmon.inventory.isolated import load_isolated
 
-    return load_inventory
+    return load_isolated

@@ -267,3 +267,19 @@ def test_the_periodic_full_check_catches_what_no_stat_shows(
 
     asyncio.run(run())
     svc.close()
+
+
+def test_the_service_loads_in_a_bounded_child_process(inv: Path) -> None:
+    from netmon.inventory.isolated import load_isolated
+
+    assert load_isolated(inv) == load_inventory(inv)
+    with pytest.raises(InventoryError, match=r"loading took over 0\.001 s: stopped"):
+        load_isolated(inv, timeout=0.001)
+    # A parse that needs more memory than the child may have is a problem, not a dead
+    # service (and the memory goes away with the child): under the size limit, 1M tiny
+    # list items still make libyaml's composer build ~0.5 GB of nodes.
+    f = province(inv)
+    f.write_text("x: [" + "1," * 1_000_000 + "1]\n")
+    with pytest.raises(InventoryError) as err:
+        load_isolated(inv, memory_bytes=300 << 20)
+    assert any("loading needed over 300 MiB" in p.message for p in err.value.problems)
