@@ -43,6 +43,11 @@ SELF = "self"
 HEALTH = "health"
 CHUNK = 256 * 1024  # a reply is written in chunks, each with its own progress deadline
 RENDER_TTL = 1.0  # clients asking for the same route within this share one rendered body
+# ...and at least this many times its render time: the whole backbone renders in 0.3-1 s in
+# the event loop, so clients re-requesting /metrics cannot keep the loop rendering (measured:
+# 16 reconnecting never-readers starved polls until they timed out).
+RENDER_DUTY = 10.0
+RENDER_TTL_MAX = 15.0
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -135,7 +140,7 @@ class MetricsServer:
         self.web = web or WebConfig()
         self.counters = _Counters()
         self._render_ttl = render_ttl
-        self._cache: dict[str | None, tuple[float, bytes]] = {}
+        self._cache: dict[str | None, tuple[float, bytes]] = {}  # route -> (expiry, body)
         self.routes: dict[str, Handler] = {"/healthz": lambda req: Response(200, b"ok\n")}
 
     # the names service.py and the tests read
@@ -275,13 +280,15 @@ class MetricsServer:
         """One body per route per ``render_ttl``: N clients asking at once hold one copy."""
         now = time.monotonic()
         hit = self._cache.get(province)
-        if hit is not None and now - hit[0] < self._render_ttl:
+        if hit is not None and now < hit[0]:
             return hit[1]
         body = self._render(province)
-        for key in [k for k, (t, _) in self._cache.items() if now - t >= self._render_ttl]:
+        done = time.monotonic()
+        for key in [k for k, (expiry, _) in self._cache.items() if done >= expiry]:
             del self._cache[key]
         if self._render_ttl > 0:
-            self._cache[province] = (now, body)
+            ttl = min(max(self._render_ttl, RENDER_DUTY * (done - now)), RENDER_TTL_MAX)
+            self._cache[province] = (done + ttl, body)
         return body
 
     async def _reject(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
