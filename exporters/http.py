@@ -80,6 +80,14 @@ class Response:
 
 
 Handler = Callable[[Request], Response]
+Route = tuple[Callable[[], bytes], str]  # (body maker, content type): a simple GET route
+
+
+def _as_handler(route: Route | Handler) -> Handler:
+    if not isinstance(route, tuple):
+        return route
+    make, ctype = route
+    return lambda req: Response(200, make(), ctype)
 
 
 def route(target: str) -> tuple[int, str | None]:
@@ -125,6 +133,7 @@ class MetricsServer:
         self,
         render: Render,
         *,
+        routes: dict[str, Route | Handler] | None = None,
         limits: GuardLimits | None = None,
         write_timeout: float | None = None,
         web: WebConfig | None = None,
@@ -142,6 +151,8 @@ class MetricsServer:
         self._render_ttl = render_ttl
         self._cache: dict[str | None, tuple[float, bytes]] = {}  # route -> (expiry, body)
         self.routes: dict[str, Handler] = {"/healthz": lambda req: Response(200, b"ok\n")}
+        for path, extra in (routes or {}).items():  # e.g. /api/state
+            self.routes[path] = _as_handler(extra)
 
     # the names service.py and the tests read
     @property
@@ -264,7 +275,7 @@ class MetricsServer:
     def _dispatch(
         self, method: str, target: str, path: str, query: str, headers: dict[str, str], client: str
     ) -> Response:
-        handler = self.routes.get(path)
+        handler = self.routes.get(path.rstrip("/") or "/")
         try:
             if handler is not None:
                 return handler(Request(method, target, path, parse_qs(query), headers, client))

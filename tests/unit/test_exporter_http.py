@@ -260,3 +260,14 @@ def test_routes_can_be_added() -> None:
 
     serve(server, test)
     assert Request  # the handler's argument type, for route authors
+
+
+def test_simple_routes_are_body_makers_with_a_content_type() -> None:
+    server = MetricsServer(
+        lambda p: b"", routes={"/api/state": (lambda: b"{}", "application/json")}
+    )
+
+    async def test(port: int) -> None:
+        assert await get(port, "/api/state/") == (200, b"{}")
+
+    serve(server, test)
