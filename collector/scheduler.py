@@ -85,7 +85,6 @@ class _Slot:
     status_task: asyncio.Task[None] | None = None
     full_ok: bool = False
     status_ok: bool = True
-    spread_first: bool = True  # the next full poll is the start-up spread one
 
 
 class Scheduler:
@@ -193,12 +192,6 @@ class Scheduler:
             target = state.target
             interval = target.interval if kind == FULL else target.status_interval
             nxt = self._next_slot(max(now, due), name, interval)
-            if kind == FULL and slot.spread_first:
-                slot.spread_first = False
-                # The spread start-up poll can land just before the device's phase: its
-                # regular poll would come while it still runs and count a false skip.
-                if self._startup_window > 0 and nxt - max(now, due) < interval / 2:
-                    nxt += interval
             self._push(nxt, name, kind)
             if kind == FULL:
                 if slot.full_task is not None and not slot.full_task.done():
