@@ -43,7 +43,6 @@ from collector.fast_transport import fast_factory
 from collector.model import Target
 from collector.profiles import Profiles, load_profiles
 from collector.scheduler import Scheduler
-from netmon.service import pysnmp_factory
 from collector.snmp_collector import SnmpCollector
 from collector.snmp_transport import PysnmpEngine
 from collector.targets import targets_from_inventory
@@ -53,6 +52,7 @@ from exporters.families import FamilyBuilder, ReloadStatus
 from netmon.inventory.loader import default_inventory_path, load_inventory
 from netmon.inventory.model import SnmpV2c
 from netmon.ports import free_port
+from netmon.service import pysnmp_factory
 from netmon.simulator.testbed import SECRETS
 
 REPO = Path(__file__).resolve().parent.parent

@@ -49,12 +49,12 @@ def child(
 ) -> None:
     from collector.fast_transport import fast_factory
     from collector.profiles import load_profiles
-    from netmon.service import pysnmp_factory
     from collector.snmp_transport import PysnmpEngine
     from collector.targets import targets_from_inventory
     from collector.transport import SnmpTransport, SnmpTransportError
     from collector.udp_endpoint import SnmpEndpoint
     from netmon.inventory.loader import load_inventory
+    from netmon.service import pysnmp_factory
 
     profiles = load_profiles()
     system = profiles.system.oids()

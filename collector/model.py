@@ -31,6 +31,8 @@ class Target:
     uplinks: tuple[str, ...] = ()  # interface names polled fast for ifOperStatus
     links: tuple[tuple[str, str], ...] = ()  # interface name -> inventory link name
     methods: tuple[str, ...] = ("snmp",)
+    probe_interval: float = 5.0  # reachability probe (sysUpTime GET) of every device
+    probe_only: bool = False  # only probed for reachability (a shard's upstream devices)
 
     def label(self, name: str) -> str:
         return next((v for k, v in self.labels if k == name), "")
@@ -87,6 +89,17 @@ class StatusResult:
 
 
 @dataclass(slots=True)
+class ProbeResult:
+    """A reachability probe: did the device answer a GET of sysUpTime at all?
+    ``answered`` is True for any answer (even an error or an SNMPv3 report): the device is
+    reachable, whatever else is wrong with it."""
+
+    answered: bool
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
 class DeviceState:
     """The scheduler's running record of one device; the exporter renders these."""
 
@@ -107,3 +120,8 @@ class DeviceState:
     status_failures: int = 0
     status_overlay: dict[str, int] = field(default_factory=dict)  # fresher ifOperStatus
     status_time: float = 0.0  # unix time of the overlay
+    status_skipped: Counter[str] = field(default_factory=Counter)  # reason: busy | unreachable
+    suspended: int = 0  # full polls not started: the device is known not to answer
+    probes: int = 0
+    probe_failures: int = 0
+    answering: bool | None = None  # the last probe's verdict (None: not probed yet)

@@ -10,6 +10,14 @@
   skipped and counted (the peers' "overlapping polls" pain), not queued.
 - Concurrency is bounded by a semaphore; the fast status polls have their own, so a queue
   of full polls never delays the detection of a dead link.
+- Every device is probed for reachability (a GET of sysUpTime, short timeout, two tries)
+  every ``probe_interval``: the probe is the judge of "does it answer". A device whose probe
+  fails is *known dead*: its full and status polls are suspended (counted), and it is probed
+  on its own slots at half the rate, so dead devices never hold the slots that detect the next
+  failure. Its first answer brings a full poll at once. A full or status poll that times out
+  asks for a probe at once, and so can anyone else (``request_probe``: the state engine
+  confirms a failing device's upstream devices this way).
+- An ``observer`` hears every result (the wiring feeds the state engine with it).
 - Any collector that implements ``Collector`` can be scheduled (SNMP now, SSH next); one
   failing device is a failed result, never a failed run.
 """
@@ -17,7 +25,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import logging
 import math
@@ -26,16 +33,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from collector.model import DeviceState, PollResult, StatusResult, Target
-from collector.transport import SnmpTransportError
-from netmon.errors import ConfigError, NetmonError
+from collector.model import DeviceState, PollResult, ProbeResult, StatusResult, Target
+from collector.poll_limits import (
+    REQUESTS_BOUND,
+    guard_poll,
+    guard_probe,
+    guard_status,
+    jitter_fraction,
+    poll_deadline,
+    status_deadline,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 64
-REQUESTS_BOUND = 10  # the most requests a full poll of one device is expected to need
 STARTUP_WINDOW = 10.0
-FULL, STATUS = "full", "status"
+FULL, STATUS, PROBE = "full", "status", "probe"
+PROBE_CONCURRENCY = 32  # probes of devices that answer (and confirmations)
+DEAD_PROBE_CONCURRENCY = 32  # probes of devices known dead, on their own slots
+DEAD_PROBE_FACTOR = 2  # a known-dead device is probed every 2 probe intervals
+PROBE_DEADLINE = 5.0  # a probe's own timing is 2 x 1 s; this bounds a misbehaving one
 
 
 class Collector(Protocol):
@@ -43,29 +60,13 @@ class Collector(Protocol):
 
     async def poll_status(self, target: Target) -> StatusResult | None: ...
 
+    async def probe(self, target: Target) -> ProbeResult: ...
+
     def forget(self, name: str) -> None: ...
 
 
-def jitter_fraction(name: str) -> float:
-    """A stable number in [0, 1) from the device name (the same on every start)."""
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
-def poll_deadline(target: Target, requests_bound: int = REQUESTS_BOUND) -> float:
-    timing = target.profile.snmp_timing if target.profile is not None else None
-    if timing is None:
-        return 0.9 * target.interval
-    # 0.9: a poll cut at its deadline ends before the next one is due, so a dead or slow
-    # device is still tried every interval instead of every other one (an overrun skip).
-    return min(0.9 * target.interval, timing.timeout * (timing.retries + 1) * requests_bound)
-
-
-def status_deadline(target: Target) -> float:
-    timing = target.profile.snmp_timing if target.profile is not None else None
-    if timing is None:
-        return target.status_interval
-    return min(target.status_interval, timing.timeout * (timing.retries + 1))
+Result = PollResult | StatusResult | ProbeResult
+Observer = Callable[[str, str, DeviceState, Result], None]  # (device, kind, state, result)
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class SchedulerStats:
     polls: int
     in_flight: int
     status_in_flight: int
+    probe_in_flight: int
     last_lag: float  # how late the last poll got its turn (semaphore wait), seconds
     cycle_seconds: float  # age of the oldest poll result: how long a sweep of all takes
 
@@ -83,8 +85,10 @@ class _Slot:
     generation: int
     full_task: asyncio.Task[None] | None = None
     status_task: asyncio.Task[None] | None = None
+    probe_task: asyncio.Task[None] | None = None
     full_ok: bool = False
     status_ok: bool = True
+    dead: bool = False  # the last probe got no answer
 
 
 class Scheduler:
@@ -97,8 +101,12 @@ class Scheduler:
         startup_window: float = STARTUP_WINDOW,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        observer: Observer | None = None,
+        probe_concurrency: int = PROBE_CONCURRENCY,
+        dead_probe_concurrency: int = DEAD_PROBE_CONCURRENCY,
     ) -> None:
         self.collector = collector
+        self.observer = observer
         self.states: dict[str, DeviceState] = {}
         self._slots: dict[str, _Slot] = {}
         self._heap: list[tuple[float, int, str, str, int]] = []
@@ -106,6 +114,8 @@ class Scheduler:
         self._generation = 0
         self._sem = asyncio.Semaphore(concurrency)
         self._status_sem = asyncio.Semaphore(max(4, concurrency // 4))
+        self._probe_sem = asyncio.Semaphore(probe_concurrency)
+        self._dead_sem = asyncio.Semaphore(dead_probe_concurrency)
         self._requests_bound = requests_bound
         self._startup_window = startup_window
         self._clock = clock
@@ -116,6 +126,7 @@ class Scheduler:
         self.polls = 0
         self.in_flight = 0
         self.status_in_flight = 0
+        self.probe_in_flight = 0
         self._last_lag = 0.0
 
     # --- targets ------------------------------------------------------------------------
@@ -143,11 +154,17 @@ class Scheduler:
             self._generation += 1
             # a changed device keeps its health until its next poll says otherwise
             was_up = state is not None and state.up
-            self._slots[name] = _Slot(generation=self._generation, full_ok=was_up)
-            first = now + jitter_fraction(name) * min(target.interval, self._startup_window)
-            self._push(first, name, FULL)
+            dead = state is not None and state.answering is False
+            self._slots[name] = _Slot(generation=self._generation, full_ok=was_up, dead=dead)
+            spread = jitter_fraction(name) * min(target.interval, self._startup_window)
+            if target.probe_only:
+                self._push(now + spread, name, PROBE)
+                continue
+            self._push(now + spread, name, FULL)
             if target.uplinks:
                 self._push(self._next_slot(now, name, target.status_interval), name, STATUS)
+            if target.probe_interval > 0:
+                self._push(self._next_slot(now, name, target.probe_interval), name, PROBE)
         self._wake.set()
         return added, removed, changed
 
@@ -155,7 +172,7 @@ class Scheduler:
         slot = self._slots.get(name)
         if slot is None:
             return
-        for task in (slot.full_task, slot.status_task):
+        for task in (slot.full_task, slot.status_task, slot.probe_task):
             if task is not None and not task.done():
                 task.cancel()
 
@@ -190,20 +207,58 @@ class Scheduler:
                 continue  # the device was removed or changed since
             state = self.states[name]
             target = state.target
-            interval = target.interval if kind == FULL else target.status_interval
-            nxt = self._next_slot(max(now, due), name, interval)
-            self._push(nxt, name, kind)
             if kind == FULL:
+                interval = target.interval
+            elif kind == STATUS:
+                interval = target.status_interval
+            else:
+                interval = target.probe_interval or target.interval
+                if slot.dead:
+                    interval *= DEAD_PROBE_FACTOR
+            self._push(self._next_slot(max(now, due), name, interval), name, kind)
+            if kind == FULL:
+                if slot.dead:
+                    state.suspended += 1  # known dead: the probe tells when it is back
+                    continue
                 if slot.full_task is not None and not slot.full_task.done():
                     state.skipped += 1
                     continue
                 slot.full_task = asyncio.create_task(self._full(name, generation, due))
-            else:
+            elif kind == STATUS:
+                if slot.dead:
+                    state.status_skipped["unreachable"] += 1
+                    continue
                 if slot.status_task is not None and not slot.status_task.done():
-                    continue  # status polls are cheap and frequent: drop silently
+                    state.status_skipped["busy"] += 1
+                    continue
                 slot.status_task = asyncio.create_task(self._status(name, generation))
+            else:
+                if slot.probe_task is not None and not slot.probe_task.done():
+                    state.status_skipped["probe_busy"] += 1
+                    continue
+                slot.probe_task = asyncio.create_task(self._probe(name, generation))
             started += 1
         return started
+
+    def request_probe(self, name: str) -> bool:
+        """Probe ``name`` now (unless a probe of it is running); False if unknown."""
+        slot = self._slots.get(name)
+        if slot is None:
+            return False
+        if slot.probe_task is None or slot.probe_task.done():
+            slot.probe_task = asyncio.create_task(self._probe(name, slot.generation, urgent=True))
+        return True
+
+    def request_full(self, name: str) -> bool:
+        """A full poll of ``name`` now (unless one is running); False if unknown or a
+        probe-only device."""
+        slot = self._slots.get(name)
+        state = self.states.get(name)
+        if slot is None or state is None or state.target.probe_only:
+            return False
+        if slot.full_task is None or slot.full_task.done():
+            slot.full_task = asyncio.create_task(self._full(name, slot.generation, self._clock()))
+        return True
 
     # --- polls --------------------------------------------------------------------------
 
@@ -223,7 +278,7 @@ class Scheduler:
             self._last_lag = max(0.0, start - due)
             self.in_flight += 1
             try:
-                result = await self._guarded(
+                result = await guard_poll(
                     self.collector.collect(target), poll_deadline(target, self._requests_bound)
                 )
             finally:
@@ -233,22 +288,9 @@ class Scheduler:
         if state is None:
             return
         self._record(name, state, result, duration)
-
-    async def _guarded(self, coro: object, deadline: float) -> PollResult:
-        try:
-            async with asyncio.timeout(deadline):
-                return await coro  # type: ignore[misc, no-any-return]
-        except TimeoutError:
-            return PollResult.failed("timeout", f"no complete answer within {deadline:.1f}s")
-        except SnmpTransportError as exc:
-            return PollResult.failed(exc.kind, str(exc))
-        except ConfigError as exc:
-            return PollResult.failed("config", str(exc))
-        except NetmonError as exc:
-            return PollResult.failed("other", str(exc))
-        except Exception as exc:  # a collector bug must not take the run down
-            log.exception("poll crashed")
-            return PollResult.failed("internal", f"{type(exc).__name__}: {exc}")
+        self._observe(name, FULL, state, result)
+        if result.error_kind == "timeout":
+            self.request_probe(name)  # does it answer at all? Ask now, not in a few seconds
 
     def _record(self, name: str, state: DeviceState, result: PollResult, duration: float) -> None:
         slot = self._slots[name]
@@ -280,7 +322,7 @@ class Scheduler:
             level = logging.DEBUG if kind == state.last_error_kind else logging.WARNING
             log.log(level, "%s: poll failed (%s): %s", name, kind, result.error)
             state.last_error_kind = kind
-        state.up = slot.full_ok and slot.status_ok
+        state.up = slot.full_ok and slot.status_ok and not slot.dead
 
     async def _status(self, name: str, generation: int) -> None:
         state = self._current(name, generation)
@@ -291,16 +333,7 @@ class Scheduler:
         async with self._status_sem:
             self.status_in_flight += 1
             try:
-                async with asyncio.timeout(deadline):
-                    result = await self.collector.poll_status(target)
-            except TimeoutError:
-                result = StatusResult(ok=False, error_kind="timeout", error="no answer")
-            except NetmonError as exc:
-                kind = getattr(exc, "kind", "config" if isinstance(exc, ConfigError) else "other")
-                result = StatusResult(ok=False, error_kind=kind, error=str(exc))
-            except Exception as exc:
-                log.exception("status poll crashed")
-                result = StatusResult(ok=False, error_kind="internal", error=repr(exc))
+                result = await guard_status(self.collector.poll_status(target), deadline)
             finally:
                 self.status_in_flight -= 1
         state = self._current(name, generation)
@@ -315,7 +348,48 @@ class Scheduler:
         else:
             state.status_failures += 1
             slot.status_ok = False
-        state.up = slot.full_ok and slot.status_ok
+        state.up = slot.full_ok and slot.status_ok and not slot.dead
+        self._observe(name, STATUS, state, result)
+        if result.error_kind == "timeout":
+            self.request_probe(name)
+
+    async def _probe(self, name: str, generation: int, urgent: bool = False) -> None:
+        state = self._current(name, generation)
+        if state is None:
+            return
+        slot = self._slots[name]
+        # Known-dead devices wait on their own slots; a confirmation never waits behind them.
+        sem = self._dead_sem if slot.dead and not urgent else self._probe_sem
+        async with sem:
+            self.probe_in_flight += 1
+            try:
+                result = await guard_probe(self.collector.probe(state.target), PROBE_DEADLINE)
+            finally:
+                self.probe_in_flight -= 1
+        state = self._current(name, generation)
+        if state is None or result is None:
+            return  # a collector bug is not a verdict on the device
+        was_dead = slot.dead
+        slot.dead = not result.answered
+        state.probes += 1
+        state.answering = result.answered
+        if not result.answered:
+            state.probe_failures += 1
+            if not was_dead:
+                log.warning("%s: does not answer (%s)", name, result.error)
+        state.up = slot.full_ok and slot.status_ok and not slot.dead
+        self._observe(name, PROBE, state, result)
+        if was_dead and result.answered:
+            log.info("%s: answers again", name)
+            self.request_full(name)
+
+    def _observe(self, name: str, kind: str, state: DeviceState, result: Result) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer(name, kind, state, result)
+        except Exception:  # a consumer's bug must not stop polling
+            log.exception("%s: observer failed on a %s result", name, kind)
 
     # --- running ------------------------------------------------------------------------
 
@@ -328,6 +402,7 @@ class Scheduler:
             polls=self.polls,
             in_flight=self.in_flight,
             status_in_flight=self.status_in_flight,
+            probe_in_flight=self.probe_in_flight,
             last_lag=self._last_lag,
             cycle_seconds=cycle,
         )
@@ -360,6 +435,8 @@ class Scheduler:
         start = self._clock()
         tasks = []
         for name, slot in self._slots.items():
+            if self.states[name].target.probe_only:
+                continue
             if slot.full_task is None or slot.full_task.done():
                 slot.full_task = asyncio.create_task(self._full(name, slot.generation, start))
                 tasks.append(slot.full_task)

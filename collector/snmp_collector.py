@@ -12,14 +12,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from collector.counters import rate
-from collector.model import InterfaceTable, PollResult, StatusResult, Target, VendorSample
+from collector.model import (
+    InterfaceTable,
+    PollResult,
+    ProbeResult,
+    StatusResult,
+    Target,
+    VendorSample,
+)
 from collector.profiles import Profiles
-from collector.transport import Missing, SnmpGarbage, SnmpNoSuchObject, SnmpTransport, Value
+from collector.transport import (
+    Missing,
+    SnmpGarbage,
+    SnmpNoSuchObject,
+    SnmpTimeout,
+    SnmpTransport,
+    SnmpTransportError,
+    Value,
+)
 
 CACHE_TTL = 3600.0
+PROBE_TIMEOUT = 1.0  # a reachability probe: two tries of at most a second each
+PROBE_RETRIES = 1
 TICKS_WRAP = 2**32  # sysUpTime is TimeTicks (1/100 s), a 32-bit counter
 WRAP_TOLERANCE = 6000  # ticks (60 s), or 10 % of the time since the last reading if more
 TransportFactory = Callable[[Target], SnmpTransport]
@@ -79,6 +96,7 @@ class SnmpCollector:
         self.profiles = profiles
         self._transport_for = transport_for
         self._transports: dict[str, tuple[Target, SnmpTransport]] = {}
+        self._probe_transports: dict[str, tuple[Target, SnmpTransport]] = {}
         self._caches: dict[str, _Cache] = {}
         self._clock = clock
         self._cache_ttl = cache_ttl
@@ -95,14 +113,32 @@ class SnmpCollector:
             self._transports[target.name] = held
         return held[1]
 
+    def probe_transport(self, target: Target) -> SnmpTransport:
+        """The device's transport with the probe's short timing (same endpoint, same keys)."""
+        held = self._probe_transports.get(target.name)
+        if held is None or held[0] != target:
+            quick = target
+            profile = target.profile
+            if profile is not None:
+                t = profile.snmp_timing
+                timing = t.model_copy(
+                    update={"timeout": min(PROBE_TIMEOUT, t.timeout), "retries": PROBE_RETRIES}
+                )
+                quick = replace(target, profile=profile.model_copy(update={"snmp_timing": timing}))
+            held = (target, self._transport_for(quick))
+            self._probe_transports[target.name] = held
+        return held[1]
+
     def reset_transports(self) -> None:
         """Drop every transport (not the caches): the next poll of each device builds a new one
         with its secrets resolved again, so rotated communities and v3 keys take effect."""
         self._transports.clear()
+        self._probe_transports.clear()
 
     def forget(self, name: str) -> None:
         """Drop a device's transport and cache (it left the inventory)."""
         held = self._transports.pop(name, None)
+        self._probe_transports.pop(name, None)
         self._caches.pop(name, None)
         if held is None:
             return
@@ -276,6 +312,17 @@ class SnmpCollector:
                     labels.append((label, "" if lv is None or isinstance(lv, Missing) else str(lv)))
                 out.append(VendorSample(metric.name, tuple(labels), value))
         return out
+
+    async def probe(self, target: Target) -> ProbeResult:
+        """Does the device answer at all? One GET of sysUpTime.0, short timeout, two tries.
+        Any answer counts (an error status, noSuchObject, an SNMPv3 report): it is reachable."""
+        try:
+            await self.probe_transport(target).get([self.profiles.system.sysUpTime])
+        except SnmpTimeout as exc:
+            return ProbeResult(False, exc.kind, str(exc))
+        except SnmpTransportError as exc:
+            return ProbeResult(True, exc.kind, str(exc))
+        return ProbeResult(True)
 
     async def poll_status(self, target: Target) -> StatusResult | None:
         """GET ifOperStatus of the device's uplink interfaces; None if there is nothing to ask

@@ -50,6 +50,7 @@ def targets_from_inventory(
             role=device.role.value,
             interval=inv.interval_of(device),
             status_interval=defaults.status_interval,
+            probe_interval=defaults.probe_interval,
             profile=profile,
             labels=labels,
             info=info,

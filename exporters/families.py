@@ -114,6 +114,10 @@ class FamilyBuilder:
         self._cache[target.name] = held
         return held
 
+    def base_labels(self, states: Iterable[DeviceState]) -> dict[str, LabelSet]:
+        """Each device's topology label set (memoised with the interface ones)."""
+        return {s.target.name: self._labels(s).base for s in states}
+
     def forget_missing(self, names: Iterable[str]) -> None:
         keep = set(names)
         for name in [n for n in self._cache if n not in keep]:
@@ -201,6 +205,36 @@ class FamilyBuilder:
             "Fast ifOperStatus polls of the device's link interfaces that failed.",
             lambda s: s.status_failures,
         )
+        yield device_family(
+            "netmon_polls_suspended_total",
+            "counter",
+            "Full polls not started because the device is known not to answer (its probes go "
+            "on; its first answer brings a full poll at once).",
+            lambda s: s.suspended,
+        )
+        probed = [(s, dl) for s, dl in labelled if s.probes]
+        yield Family(
+            "netmon_probes_total",
+            "counter",
+            "Reachability probes of the device (a GET of sysUpTime).",
+            [(dl.base, s.probes) for s, dl in probed],
+        )
+        yield Family(
+            "netmon_probe_failures_total",
+            "counter",
+            "Reachability probes that got no answer.",
+            [(dl.base, s.probe_failures) for s, dl in probed],
+        )
+        skipped = Family(
+            "netmon_fast_polls_skipped_total",
+            "counter",
+            "Status polls and probes not started: reason busy (the previous one still runs), "
+            "unreachable (status polls of a device known not to answer), probe_busy.",
+        )
+        for s, dl in labelled:
+            for reason, n in sorted(s.status_skipped.items()):
+                skipped.samples.append((dl.base.plus((("reason", reason),)), n))
+        yield skipped
         errors = Family(
             "netmon_poll_errors_total", "counter", "Failed full polls of the device, by kind."
         )
@@ -307,6 +341,7 @@ class FamilyBuilder:
                 [
                     (LabelSet((("kind", "full"),)), stats.in_flight),
                     (LabelSet((("kind", "status"),)), stats.status_in_flight),
+                    (LabelSet((("kind", "probe"),)), stats.probe_in_flight),
                 ],
             )
             yield Family(

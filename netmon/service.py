@@ -15,7 +15,8 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from collector.fast_transport import fast_factory
@@ -30,14 +31,21 @@ from collector.udp_endpoint import SnmpEndpoint
 from exporters.exposition import render_text
 from exporters.families import Family, FamilyBuilder, LabelSet, ReloadStatus
 from exporters.http import HEALTH, SELF, MetricsServer
+from exporters.state_api import state_json
+from exporters.state_families import maintenance_families, state_families
 from exporters.web_config import WebConfig
 from netmon.errors import ConfigError, InventoryError
 from netmon.inventory.model import Inventory
+from netmon.state.engine import StateEngine
+from netmon.state.maintenance import MaintenancePlan, devices_in_maintenance, load_maintenance
+from netmon.state_feed import StateFeed
 
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 2.0
 FULL_CHECK_INTERVAL = 300.0  # a full reload even when no file seems changed
+MAINTENANCE_FILE = "maintenance.yaml"
+TICK_INTERVAL = 1.0  # maintenance windows and hold timeouts are re-evaluated this often
 
 
 def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
@@ -107,9 +115,11 @@ class Service:
         transport: str = "fast",
         snmp_source: str | None = None,
         web: WebConfig | None = None,
+        probe_interval: float | None = None,
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
+        self.probe_interval = probe_interval  # None: the inventory's; 0: no scheduled probes
         self.profiles = profiles or load_profiles()
         # "fast": netmon's codec on one shared socket (v2c and v3); "pysnmp": the reference.
         self.endpoint: SnmpEndpoint | None = None
@@ -123,7 +133,12 @@ class Service:
             self.engine = PysnmpEngine()
             factory = pysnmp_factory(self.engine)
         self.collector = SnmpCollector(self.profiles, factory)
-        self.scheduler = Scheduler(self.collector, concurrency=concurrency)
+        # The one place device states and root causes are decided; everyone reads it.
+        self.state = StateEngine(confirm=self._confirm, maintenance=self._in_maintenance)
+        self.maintenance = MaintenancePlan()
+        self.scheduler = Scheduler(
+            self.collector, concurrency=concurrency, observer=StateFeed(self.state)
+        )
         self.families = FamilyBuilder(self.profiles)
         self.reload_status: ReloadStatus | None = None
         self.inventory: Inventory | None = None
@@ -156,8 +171,14 @@ class Service:
             return False
         try:
             targets = targets_from_inventory(inv, port_override=self.port_override)
+            if self.probe_interval is not None:
+                every = self.probe_interval
+                targets = {n: replace(t, probe_interval=every) for n, t in targets.items()}
             self._choose_source(targets)
             added, removed, changed = self.scheduler.set_targets(targets)
+            self.inventory = inv
+            maintenance_ok = await asyncio.to_thread(self._load_maintenance, inv)
+            self.state.set_inventory(inv)
         except Exception as exc:  # a surprise here must not stop the service either
             log.exception("inventory: cannot apply it; keeping the last good one")
             self._set_status(False, f"cannot apply: {exc}")
@@ -166,7 +187,6 @@ class Service:
         # Rotated secrets (the same env:/file: reference, a new value) take effect on SIGHUP:
         # transports are rebuilt with freshly resolved secrets; caches and counters stay.
         self.collector.reset_transports()
-        self.inventory = inv
         log.info(
             "inventory: %d devices (%d added, %d removed, %d changed)",
             len(targets),
@@ -174,8 +194,8 @@ class Service:
             removed,
             changed,
         )
-        self._set_status(True, "")
-        return True
+        self._set_status(maintenance_ok, "" if maintenance_ok else "maintenance.yaml: problems")
+        return maintenance_ok
 
     def _choose_source(self, targets: dict[str, Target]) -> None:
         if self.endpoint is None or self.snmp_source is not None:
@@ -191,6 +211,39 @@ class Service:
                 "restart netmon run (or pass --snmp-source 0.0.0.0) to reach them",
                 self.endpoint.host,
             )
+
+    def _load_maintenance(self, inv: Inventory) -> bool:
+        """Re-read ``maintenance.yaml`` with the inventory; a broken one keeps the last good
+        plan (planned work must not silently start paging) and fails the reload status."""
+        try:
+            self.maintenance = load_maintenance(self.inventory_path / MAINTENANCE_FILE, inv)
+        except InventoryError as exc:
+            for problem in exc.problems:
+                log.error("maintenance: %s", problem)
+            return False
+        return True
+
+    def _in_maintenance(self, now: float) -> dict[str, str]:
+        if self.inventory is None or not self.maintenance.windows:
+            return {}
+        return devices_in_maintenance(self.maintenance, self.inventory, now)
+
+    def _confirm(self, names: Iterable[str]) -> None:
+        """The engine asks: do these devices answer? (A neighbour of theirs just stopped.)"""
+        for name in names:
+            self.scheduler.request_probe(name)
+
+    async def _tick(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with asyncio.timeout(TICK_INTERVAL):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+            try:
+                self.state.tick()
+            except Exception:  # the engine's bug must not stop polling
+                log.exception("state: tick failed")
 
     def _set_status(self, ok: bool, message: str) -> None:
         self.reload_status = ReloadStatus(ok, time.time(), len(self.scheduler.states), message)
@@ -236,19 +289,25 @@ class Service:
         return states
 
     def render(self, province: str | None = None) -> bytes:
-        if province is None:
-            fams = self.families.families(self.states(), self.scheduler.stats(), self.reload_status)
-        elif province in (SELF, HEALTH):
+        if province == SELF:
             fams = self.families.families(
-                self.states(),
-                self.scheduler.stats(),
-                self.reload_status,
-                per_device=province == HEALTH,
-                tables=False,
+                self.states(), self.scheduler.stats(), self.reload_status, per_device=False
             )
-        else:
-            return render_text(self.families.families(self.states(province)))
-        return render_text([*fams, *self.plumbing_families()])
+            return render_text([*fams, *self.plumbing_families()])
+        states = self.states(None if province == HEALTH else province)
+        labels = self.families.base_labels(states)
+        state = state_families(self.state, labels)
+        if province is None or province == HEALTH:
+            fams = self.families.families(
+                states, self.scheduler.stats(), self.reload_status, tables=province is None
+            )
+            maint = maintenance_families(self.maintenance, time.time())
+            return render_text([*fams, *state, *maint, *self.plumbing_families()])
+        return render_text([*self.families.families(states), *state])
+
+    def render_state(self) -> bytes:
+        """``/api/state``: every device's and link's state as JSON (explain, the NOC page)."""
+        return state_json(self.state)
 
     def plumbing_families(self) -> list[Family]:
         """The SNMP socket's and the HTTP server's own counters: a socket that cannot send
@@ -300,7 +359,11 @@ class Service:
         if not await self.reload():
             log.error("inventory: cannot start without a valid inventory")
             return 2
-        server = self.server = MetricsServer(self.render, web=self.web)
+        server = self.server = MetricsServer(
+            self.render,
+            routes={"/api/state": (self.render_state, "application/json")},
+            web=self.web,
+        )
         try:
             bound = await server.start(host, port)
         except OSError as exc:
@@ -311,7 +374,7 @@ class Service:
         if ready is not None:
             ready(bound)
         try:
-            await asyncio.gather(self.scheduler.run(stop), self._watch(stop))
+            await asyncio.gather(self.scheduler.run(stop), self._watch(stop), self._tick(stop))
         finally:
             await server.close()
             self.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -61,7 +62,7 @@ def _fetch(url: str) -> str | None:
 
 def _demo(args: argparse.Namespace) -> int:
     from netmon.inventory.loader import default_inventory_path
-    from netmon.live_view import render, summarise
+    from netmon.live_view import outages, render, summarise
     from netmon.ports import free_tcp_port, free_udp_port
     from netmon.simulator.secrets import SIMULATION_SECRETS
 
@@ -82,6 +83,7 @@ def _demo(args: argparse.Namespace) -> int:
     run += ["--port-override", str(snmp_port)]
     # The health view: per-device up/duration/varbinds without the 34 MB of interface tables.
     url = f"http://{args.listen}/health/metrics"
+    state_url = f"http://{args.listen}/api/state"
     tty = sys.stdout.isatty()
     started = time.monotonic()
 
@@ -109,10 +111,13 @@ def _demo(args: argparse.Namespace) -> int:
                         f"netmon demo: {inventory}  simulator udp/{snmp_port}  "
                         f"metrics {url}  up {at - started:.0f} s  (Ctrl-C stops)"
                     )
-                    screen = render(now, before, at - before_at, title)
+                    doc = _fetch(state_url)
+                    causes = outages(json.loads(doc)) if doc else None
+                    screen = render(now, before, at - before_at, title, causes=causes)
                     screen += (
-                        "\n\ninject a failure from another terminal, e.g. "
-                        f"netmon control --control-port {control_port} province-outage 50"
+                        "\n\ninject a failure from another terminal, e.g. a hub outage:\n"
+                        f"  netmon control --control-port {control_port} site-outage 50\n"
+                        f"  netmon control --control-port {control_port} clear"
                     )
                     print(("\x1b[H\x1b[2J" if tty else "\n") + screen, flush=True)
                     before, before_at = now, at

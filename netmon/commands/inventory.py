@@ -75,6 +75,7 @@ def check(args: argparse.Namespace) -> int:
     root = _root(args.path)
     try:
         inv = load_inventory(root, check_secrets=not args.no_secrets)
+        extra = _check_alerting_files(root, inv)
     except InventoryError as exc:
         for p in exc.problems:
             print(f"{_display(p.file)}:{p.line}:{p.column}: {p.message}")
@@ -90,7 +91,45 @@ def check(args: argparse.Namespace) -> int:
         f"inventory OK: {len(inv.sites)} sites, {len(inv.devices())} devices, "
         f"{len(inv.links())} links in {len(iter_files(root))} files"
     )
+    for line in extra:
+        print(line)
     return 0
+
+
+def _check_alerting_files(root: Path, inv: Any) -> list[str]:
+    """Also check maintenance.yaml and alerting.yaml when present; raise InventoryError with
+    the problems of both (the inventory itself is fine by now)."""
+    from netmon.alerting.routing import ROUTING_FILE, check_routing_text
+    from netmon.errors import InventoryError, Problem
+    from netmon.state.maintenance import MAINTENANCE_FILE, check_maintenance_text
+
+    problems: list[Problem] = []
+    lines = []
+
+    def read(name: str) -> str | None:
+        path = root / name
+        try:
+            return path.read_text(encoding="utf-8") if path.exists() else None
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(path), 1, 1, f"cannot read the file: {exc}"))
+            return None
+
+    text = read(MAINTENANCE_FILE)
+    if text is not None:
+        plan, found = check_maintenance_text(str(root / MAINTENANCE_FILE), text, inv)
+        problems += found
+        lines.append(f"{MAINTENANCE_FILE} OK: {len(plan.windows)} maintenance windows")
+    text = read(ROUTING_FILE)
+    if text is not None:
+        routing, found = check_routing_text(str(root / ROUTING_FILE), text, inv)
+        problems += found
+        if routing is not None:
+            lines.append(
+                f"{ROUTING_FILE} OK: {len(routing.teams)} teams, {len(routing.receivers)} receivers"
+            )
+    if problems:
+        raise InventoryError(problems)
+    return lines
 
 
 def show(args: argparse.Namespace) -> int:

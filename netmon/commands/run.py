@@ -84,6 +84,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="with --print-scrape-config and basic auth: where Prometheus reads the password",
     )
     p.add_argument(
+        "--probe-interval",
+        type=float,
+        default=None,
+        help="seconds between reachability probes of every device (default: the inventory's "
+        "probe_interval, 5; 0: none, for measuring what they cost)",
+    )
+    p.add_argument(
         "--print-scrape-config",
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
@@ -133,6 +140,7 @@ def handle(args: argparse.Namespace) -> int:
         args.transport,
         args.snmp_source,
         web,
+        args.probe_interval,
     )
 
 
@@ -145,6 +153,7 @@ def _serve(
     transport: str,
     snmp_source: str | None,
     web: WebConfig,
+    probe_interval: float | None = None,
 ) -> int:
     import asyncio
     import signal
@@ -160,6 +169,7 @@ def _serve(
             transport=transport,
             snmp_source=snmp_source,
             web=web,
+            probe_interval=probe_interval,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)

@@ -333,6 +333,7 @@ def defaults_yaml() -> CommentedMap:
     d = CommentedMap()
     d["poll_interval"] = 60
     d["status_interval"] = 10
+    d["probe_interval"] = 5
     d["snmp_port"] = 161
     d["credentials"] = "district-v2c"
     return CommentedMap({"defaults": d})

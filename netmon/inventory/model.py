@@ -247,6 +247,7 @@ class CentreFile(Frozen):
 class Defaults(Frozen):
     poll_interval: Seconds = 60.0
     status_interval: Seconds = 10.0  # fast ifOperStatus poll of uplink interfaces
+    probe_interval: Seconds = 5.0  # reachability probe (a GET of sysUpTime) of every device
     snmp_port: Annotated[int, Field(ge=1, le=65535)] = 161
     credentials: Name | None = None  # the profile a device gets when it names none
 

@@ -72,6 +72,7 @@ class Counters:
     malformed: int = 0
     wrong_community: int = 0
     dropped_dead: int = 0
+    dropped_cut: int = 0  # requests to a live device cut off behind a dead one
     dropped_loss: int = 0
     usm_dropped: int = 0
     reports: int = 0
@@ -84,6 +85,7 @@ class Counters:
 @dataclass
 class Faults:
     dead: set[str] = field(default_factory=set)  # reasons: dead, site:CODE, province:NN
+    cut: bool = False  # alive, but every path to the centre crosses a dead device
     extra_latency: float = 0.0
     loss: float = 0.0
     garbage: bool = False
@@ -94,6 +96,8 @@ class Faults:
         out: dict[str, Any] = {}
         if self.dead:
             out["dead"] = sorted(self.dead)
+        if self.cut:
+            out["cut_off"] = True
         if self.extra_latency:
             out["slow_ms"] = round(self.extra_latency * 1000, 3)
         if self.loss:
@@ -152,9 +156,11 @@ class Backbone:
         self._flaps: dict[tuple[str, str], list[Any]] = {}
         # Both ends of every link, keyed by either end.
         self.peer: dict[tuple[str, str], tuple[str, str]] = {}
+        self.uplinks: dict[str, list[str]] = {}  # device -> the devices it uplinks to
         for a, b in links:
             self.peer[a] = b
             self.peer[b] = a
+            self.uplinks.setdefault(a[0], []).append(b[0])
 
     # --- requests ---------------------------------------------------------------------------
 
@@ -167,6 +173,10 @@ class Backbone:
         if f.dead:
             c.dropped_dead += 1
             t.dropped_dead += 1
+            return None
+        if f.cut:  # the NOC reaches devices through the backbone: not past a dead hub
+            c.dropped_cut += 1
+            t.dropped_cut += 1
             return None
         if f.loss and self.rng.random() < f.loss:
             c.dropped_loss += 1
@@ -247,7 +257,7 @@ class Backbone:
     # --- traps ------------------------------------------------------------------------------
 
     def _trap(self, node: Node, trap_oid: tuple[int, ...], itf: SimInterface | None) -> None:
-        if self.trap_target is None or node.sender is None or node.faults.dead:
+        if self.trap_target is None or node.sender is None or node.faults.dead or node.faults.cut:
             return
         now = self.clock()
         vbs = [
@@ -366,13 +376,34 @@ class Backbone:
                     itf.down_reasons.discard("dead")
                 node.dev.set_oper(itf, not itf.down_reasons, self.clock())
 
+    def _cut_off(self) -> None:
+        """Mark the live devices that the centre can no longer reach: every uplink path
+        crosses a dead device. They stop answering (and come back without rebooting)."""
+        reached: set[str] = set()
+        pending = [n for n in self.nodes if not self.uplinks.get(n)]  # the roots
+        children: dict[str, list[str]] = {}
+        for child, ups in self.uplinks.items():
+            for up in ups:
+                children.setdefault(up, []).append(child)
+        while pending:
+            name = pending.pop()
+            node = self.nodes.get(name)
+            if name in reached or (node is not None and node.faults.dead):
+                continue  # (a device not served over SNMP passes traffic on)
+            reached.add(name)
+            pending.extend(children.get(name, ()))
+        for name, node in self.nodes.items():
+            node.faults.cut = not node.faults.dead and name not in reached
+
     def dead(self, device: str, dead: bool = True) -> dict[str, Any]:
         self._kill(self.node(device), "dead", dead)
+        self._cut_off()
         return {"device": device, "dead": dead}
 
     def _group(self, reason: str, names: list[str], dead: bool) -> dict[str, Any]:
         for name in names:
             self._kill(self.nodes[name], reason, dead)
+        self._cut_off()
         return {"devices": names, "dead": dead}
 
     def site_outage(self, site: str, dead: bool = True) -> dict[str, Any]:
@@ -438,6 +469,7 @@ class Backbone:
                     if reason in itf.down_reasons:
                         for d, i in self._link_ends(name, itf.spec.name):
                             self._set_reason(d, i, reason, False)
+        self._cut_off()
         return {"cleared": device or "all"}
 
     def status(self) -> dict[str, Any]:

@@ -18,11 +18,11 @@ from support.procs import free_udp_port, running
 
 from collector.fast_transport import fast_factory
 from collector.model import Target
-from netmon.service import pysnmp_factory
 from collector.snmp_transport import PysnmpEngine
 from collector.transport import Missing, SnmpGarbage, SnmpTimeout, SnmpTransport
 from collector.udp_endpoint import SnmpEndpoint
 from netmon.inventory.model import CredentialProfile
+from netmon.service import pysnmp_factory
 
 pytestmark = pytest.mark.integration
 

@@ -27,6 +27,8 @@ def target(
     platform: str = "cisco_ios",
     uplinks: tuple[str, ...] = (),
     province_code: str = "10",
+    probe_interval: float = 0.0,  # 0: no scheduled probes (tests that want them say so)
+    probe_only: bool = False,
 ) -> Target:
     return Target(
         name=name,
@@ -49,6 +51,8 @@ def target(
         info=(("platform", platform), ("address", "127.0.0.1"), ("name_th", "พระนคร")),
         uplinks=uplinks,
         links=tuple((u, f"{name}:{u}--up:x") for u in uplinks),
+        probe_interval=probe_interval,
+        probe_only=probe_only,
     )
 
 

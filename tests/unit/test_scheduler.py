@@ -9,7 +9,7 @@ from collections import deque
 import pytest
 from support.collector_lab import target
 
-from collector.model import PollResult, StatusResult, Target
+from collector.model import PollResult, ProbeResult, StatusResult, Target
 from collector.scheduler import Scheduler, jitter_fraction, poll_deadline
 from collector.transport import SnmpWalkLoop
 
@@ -33,6 +33,9 @@ class ScriptedCollector:
         self.fail: dict[str, Exception] = {}
         self.forgotten: list[str] = []
         self.status: dict[str, StatusResult] = {}
+        self.dead: set[str] = set()  # probes of these get no answer
+        self.probed: list[str] = []
+        self.probe_gates: dict[str, asyncio.Event] = {}
 
     def gate(self, name: str) -> asyncio.Event:
         return self.gates.setdefault(name, asyncio.Event())
@@ -51,6 +54,14 @@ class ScriptedCollector:
 
     async def poll_status(self, t: Target) -> StatusResult | None:
         return self.status.get(t.name)
+
+    async def probe(self, t: Target) -> ProbeResult:
+        self.probed.append(t.name)
+        if t.name in self.probe_gates:
+            await self.probe_gates[t.name].wait()
+        if t.name in self.dead:
+            return ProbeResult(False, "timeout", "no answer")
+        return ProbeResult(True)
 
     def forget(self, name: str) -> None:
         self.forgotten.append(name)
@@ -263,5 +274,104 @@ def test_a_changed_device_stays_up_until_a_poll_says_otherwise() -> None:
             await settle()
         assert sched.states["a"].status_polls >= 1
         assert sched.states["a"].up
+
+    asyncio.run(main())
+
+
+def test_probes_judge_reachability_and_dead_devices_are_suspended() -> None:
+    async def main() -> None:
+        seen: list[tuple[str, str, bool]] = []
+
+        def observer(name: str, kind: str, state: object, result: object) -> None:
+            if isinstance(result, ProbeResult):
+                seen.append((name, kind, result.answered))
+
+        t = target("a", interval=60.0, status_interval=10.0, uplinks=("Gi0/1",), probe_interval=5.0)
+        clock, col, sched = await polled_once({"a": t})
+        sched.observer = observer
+        col.dead.add("a")
+        sched.request_probe("a")
+        await settle()
+        col.calls.clear()
+        for _ in range(12):  # 60 s in 5 s steps: the dead device's polls are all suspended
+            clock.now += 5.0
+            sched.dispatch(clock.now)
+            await settle()
+        state = sched.states["a"]
+        assert not state.up and state.answering is False
+        assert col.calls == []  # no full poll while it is dead
+        assert state.suspended == 2 and state.status_skipped["unreachable"] >= 5
+        # a known-dead device is probed every 2 probe intervals, not every one
+        assert 7 <= state.probes <= 8, state.probes
+        assert seen[0] == ("a", "probe", False)
+        col.dead.clear()
+        clock.now += 10.0
+        sched.dispatch(clock.now)
+        await settle()
+        assert state.answering is True and seen[-1] == ("a", "probe", True)
+        assert col.calls == ["a"]  # its first answer brings a full poll at once
+
+    asyncio.run(main())
+
+
+def test_a_timed_out_poll_asks_for_a_probe_at_once() -> None:
+    async def main() -> None:
+        col = ScriptedCollector()
+        sched = Scheduler(col, requests_bound=1, startup_window=0.0)
+        sched.set_targets({"slow": target("slow")})  # never released: its poll times out
+        col.dead.add("slow")
+        await sched.poll_all_once()
+        await settle()
+        assert col.probed == ["slow"]
+        assert sched.states["slow"].answering is False
+
+    asyncio.run(main())
+
+
+def test_dead_devices_never_hold_the_slots_of_live_ones() -> None:
+    async def main() -> None:
+        clock = Clock()
+        col = ScriptedCollector()
+        sched = Scheduler(
+            col, clock=clock, startup_window=0.0, probe_concurrency=1, dead_probe_concurrency=1
+        )
+        names = ("dead1", "dead2", "live")
+        sched.set_targets({n: target(n, probe_interval=5.0) for n in names})
+        for n in ("dead1", "dead2"):
+            col.dead.add(n)
+            sched.request_probe(n)
+        await settle()
+        assert sched.states["dead1"].answering is False
+        # both dead ones are now stuck on their next probe; the live one's still runs
+        for n in ("dead1", "dead2"):
+            col.probe_gates[n] = asyncio.Event()
+        for _ in range(4):
+            clock.now += 5.0
+            sched.dispatch(clock.now)
+            await settle()
+        assert sched.states["live"].probes >= 3
+        assert sched.states["dead1"].probes + sched.states["dead2"].probes == 2
+        # and a confirmation (urgent) of a live device never waits behind the dead either
+        before = sched.states["live"].probes
+        sched.request_probe("live")
+        await settle()
+        assert sched.states["live"].probes == before + 1
+
+    asyncio.run(main())
+
+
+def test_probe_only_devices_are_never_polled() -> None:
+    async def main() -> None:
+        clock = Clock()
+        col = ScriptedCollector()
+        sched = Scheduler(col, clock=clock, startup_window=0.0)
+        sched.set_targets({"up": target("up", probe_only=True, probe_interval=5.0)})
+        for _ in range(30):
+            clock.now += 5.0
+            sched.dispatch(clock.now)
+            await settle()
+        assert col.calls == [] and len(col.probed) == 30
+        assert not sched.request_full("up")
+        assert await sched.poll_all_once() >= 0 and col.calls == []
 
     asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -294,6 +295,18 @@ def test_dead_device_and_heal(sim: Sim) -> None:
     assert sim.value(SYS_UPTIME) == 0  # power came back: it booted
     assert sim.value((*IF_ENTRY, 8, 513), "bkk-core-01") == 1
     assert edge.by_name["GigabitEthernet0/0/0"].oper_up
+
+
+def test_a_dead_core_cuts_off_what_is_only_reached_through_it(sim: Sim) -> None:
+    # bkk-core-01 is the only root: every other device is reached through it.
+    sim.bb.control("dead", {"device": "bkk-core-01"})
+    assert sim.raw(msg.encode_get(COMMUNITY, 1, [SYS_NAME]), "cmi-dist-02") is None
+    assert sim.node("cmi-dist-02").counters.dropped_cut == 1
+    assert sim.bb.status()["injected"]["cmi-dist-02"]["cut_off"] is True
+    uptime = sim.bb.nodes["cmi-dist-02"].dev.uptime_ticks(time.time())
+    sim.bb.control("dead", {"device": "bkk-core-01", "heal": True})
+    assert sim.value(SYS_NAME, "cmi-dist-02") == b"cmi-dist-02"  # reachable again...
+    assert sim.bb.nodes["cmi-dist-02"].dev.uptime_ticks(time.time()) >= uptime  # ...not rebooted
 
 
 def test_site_and_province_outage(sim: Sim) -> None:

@@ -1,0 +1,88 @@
+"""How long a poll may take, and what its failure means: deadlines and the mapping of any
+exception a collector raises to a result (one failing device is a failed result, never a
+failed run). Shared by every kind of poll the scheduler runs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable
+
+from collector.model import PollResult, ProbeResult, StatusResult, Target
+from collector.transport import SnmpTransportError
+from netmon.errors import ConfigError, NetmonError
+
+log = logging.getLogger(__name__)
+
+REQUESTS_BOUND = 10  # the most requests a full poll of one device is expected to need
+
+
+def jitter_fraction(name: str) -> float:
+    """A stable number in [0, 1) from the device name (the same on every start)."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def poll_deadline(target: Target, requests_bound: int = REQUESTS_BOUND) -> float:
+    timing = target.profile.snmp_timing if target.profile is not None else None
+    if timing is None:
+        return 0.9 * target.interval
+    # 0.9: a poll cut at its deadline ends before the next one is due, so a dead or slow
+    # device is still tried every interval instead of every other one (an overrun skip).
+    return min(0.9 * target.interval, timing.timeout * (timing.retries + 1) * requests_bound)
+
+
+def status_deadline(target: Target) -> float:
+    timing = target.profile.snmp_timing if target.profile is not None else None
+    if timing is None:
+        return target.status_interval
+    return min(target.status_interval, timing.timeout * (timing.retries + 1))
+
+
+async def guard_poll(coro: Awaitable[PollResult], deadline: float) -> PollResult:
+    try:
+        async with asyncio.timeout(deadline):
+            return await coro
+    except TimeoutError:
+        return PollResult.failed("timeout", f"no complete answer within {deadline:.1f}s")
+    except SnmpTransportError as exc:
+        return PollResult.failed(exc.kind, str(exc))
+    except ConfigError as exc:
+        return PollResult.failed("config", str(exc))
+    except NetmonError as exc:
+        return PollResult.failed("other", str(exc))
+    except Exception as exc:  # a collector bug must not take the run down
+        log.exception("poll crashed")
+        return PollResult.failed("internal", f"{type(exc).__name__}: {exc}")
+
+
+async def guard_status(
+    coro: Awaitable[StatusResult | None], deadline: float
+) -> StatusResult | None:
+    try:
+        async with asyncio.timeout(deadline):
+            return await coro
+    except TimeoutError:
+        return StatusResult(ok=False, error_kind="timeout", error="no answer")
+    except NetmonError as exc:
+        kind = getattr(exc, "kind", "config" if isinstance(exc, ConfigError) else "other")
+        return StatusResult(ok=False, error_kind=kind, error=str(exc))
+    except Exception as exc:
+        log.exception("status poll crashed")
+        return StatusResult(ok=False, error_kind="internal", error=repr(exc))
+
+
+async def guard_probe(coro: Awaitable[ProbeResult], deadline: float) -> ProbeResult | None:
+    """None: netmon's own trouble (a bug, a secret that cannot be resolved), no verdict."""
+    try:
+        async with asyncio.timeout(deadline):
+            return await coro
+    except TimeoutError:
+        return ProbeResult(False, "timeout", f"no answer within {deadline:.0f}s")
+    except ConfigError as exc:
+        log.warning("probe: %s", exc)
+        return None
+    except Exception:
+        log.exception("probe crashed")
+        return None

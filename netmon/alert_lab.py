@@ -1,0 +1,121 @@
+"""The whole alert path on loopback: netmon's rules in a real Prometheus, the routing in a real
+Alertmanager, and every notification delivered to local sinks instead of mail relays and
+pagers. The demo shows what arrives; the end-to-end tests and the outage benchmark count it.
+
+The routing is the shipped ``inventory/alerting.yaml`` (the same teams, provinces and
+regions), with each receiver's mail sent to a local SMTP sink and its webhooks replaced by one
+local webhook per receiver (``/<receiver name>``), so every delivery says who got it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from netmon.alert_sinks import MailSink, Notification, WebhookSink
+from netmon.alerting.alertmanager import render_config
+from netmon.alerting.routing import Interval, OfficeHours, Routing, Smtp, Timing, Webhook
+from netmon.alerting.routing import load_routing as _load_routing
+from netmon.alerting.rules import context, write_rules
+from netmon.inventory.model import Inventory
+from netmon.live_view import Page
+from netmon.noc_stack import Stack, noc_stack
+
+ALL_WEEK = Interval(weekdays=("sunday:saturday",), times=("00:00-24:00",))
+PAGING = ("critical",)
+
+
+def local_routing(
+    routing: Routing, mail: MailSink, hooks: WebhookSink, *, office_hours: bool | None = None
+) -> Routing:
+    """``routing`` delivering locally. ``office_hours`` True/False pins the office-hours
+    interval to always/never (deterministic tests); None keeps the real one."""
+    receivers = tuple(
+        r.model_copy(update={"webhook": (Webhook(url=hooks.url(f"/{r.name}")),)})
+        for r in routing.receivers
+    )
+    smtp = Smtp.model_validate(
+        {"smarthost": f"127.0.0.1:{mail.port}", "from": "netmon@demo.invalid", "require_tls": False}
+    )
+    update: dict[str, object] = {"receivers": receivers, "smtp": smtp}
+    if office_hours is not None:
+        tz = routing.office_hours.timezone if routing.office_hours else "Asia/Bangkok"
+        # never: an interval on 29 February 2000 only (Alertmanager needs a non-empty one)
+        never = Interval(months=("february",), days_of_month=("29",), years=("2000",))
+        update["office_hours"] = OfficeHours(
+            timezone=tz, intervals=(ALL_WEEK,) if office_hours else (never,)
+        )
+    return routing.model_copy(update=update)
+
+
+@dataclass
+class AlertLab:
+    stack: Stack
+    mail: MailSink
+    hooks: WebhookSink
+    rules: Path
+
+    def notifications(self) -> list[Notification]:
+        return self.hooks.snapshot()
+
+    def pages(self) -> list[Page]:
+        """Every alert in every notification, as the demo lists them (newest last)."""
+        out: list[Page] = []
+        for n in self.notifications():
+            for a in n.alerts:
+                labels = a.get("labels", {})
+                subject = labels.get("device") or labels.get("site") or labels.get("link", "")
+                out.append(
+                    Page(
+                        n.time,
+                        labels.get("severity", ""),
+                        labels.get("alertname", ""),
+                        subject,
+                        a.get("status", ""),
+                        n.path.strip("/"),
+                    )
+                )
+        return out
+
+
+@contextlib.contextmanager
+def alert_lab(
+    workdir: Path,
+    inventory: Inventory,
+    routing_path: Path,
+    *,
+    metrics_address: str,
+    time_scale: float = 1.0,
+    office_hours: bool | None = None,
+    timing: Timing | None = None,
+    scrape_interval: str = "5s",
+    evaluation_interval: str = "5s",
+) -> Iterator[AlertLab]:
+    """Sinks, rules (``time_scale`` shrinks every ``for:`` and window), an Alertmanager with
+    the local routing, and a Prometheus scraping ``metrics_address``, until the block ends."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    mail, hooks = MailSink().start(), WebhookSink().start()
+    try:
+        rules_dir = workdir / "rules"
+        files = write_rules(context(inventory, time_scale=time_scale), rules_dir)
+        routing = local_routing(
+            _load_routing(routing_path, inventory), mail, hooks, office_hours=office_hours
+        )
+        am_config = workdir / "alertmanager.yml"
+        am_config.write_text(render_config(routing, inventory, timing), encoding="utf-8")
+        provinces = sorted({ps.province.code for ps in inventory.sites})
+        with noc_stack(
+            workdir,
+            metrics_address=metrics_address,
+            provinces=provinces,
+            rule_files=files,
+            alertmanager_config=am_config,
+            scrape_interval=scrape_interval,
+            evaluation_interval=evaluation_interval,
+        ) as stack:
+            yield AlertLab(stack, mail, hooks, rules_dir)
+    finally:
+        mail.stop()
+        hooks.stop()

@@ -1,0 +1,448 @@
+"""The state engine: observations in, device and link states (with root causes) and events out.
+
+Observations come from the wiring: a device answered or not (full poll, status poll, probe,
+trap), a link interface's admin/oper status, a reboot. From them and the topology every device
+gets one ``Status`` (see ``netmon.state``), every inventory link one ``LinkStatus``, and each
+change is published once on the ``EventBus``.
+
+Races (the peers' false pages) are settled here, not in rules:
+
+- A device that stops answering is *held* in its previous state while its upstream devices are
+  confirmed by an immediate probe (``confirm`` asks the wiring). Only then is it decided: down
+  (a root cause) if some upstream path still answers, unreachable if none does. A district
+  polled before its dead hub never pages.
+- When an upstream device answers again, the dead devices behind it are held (still
+  unreachable) until a fresh probe of their own says whether they are back or down in their
+  own right: a hub's recovery never pages its districts for a moment.
+- A hold ends when the confirmations arrive or after ``confirm_timeout``, whichever is first.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from netmon.inventory.model import Inventory, LinkKind, SiteKind
+from netmon.inventory.topology import Topology
+from netmon.state.events import EventBus
+from netmon.state.model import (
+    Cause,
+    DeviceView,
+    Event,
+    LinkStatus,
+    LinkView,
+    Place,
+    Status,
+)
+
+log = logging.getLogger(__name__)
+
+CONFIRM_TIMEOUT = 6.0  # a probe's 2 tries plus queueing, with room to spare
+FLAP_WINDOW = 600.0  # seconds of oper transitions that count towards flapping
+FLAP_START = 4  # transitions within the window that make a link flapping
+IF_UP = 1
+IF_ADMIN_DOWN = 2
+
+Maintenance = Callable[[float], Mapping[str, str]]  # now -> {device: window name}
+
+
+@dataclass(slots=True)
+class _Device:
+    alive: bool | None = None  # None: never observed
+    observed_at: float = 0.0
+    evidence: str = ""
+    reason: Cause = Cause.POLL
+    waiting: dict[str, float] = field(default_factory=dict)  # device -> asked at (hold)
+    hold_until: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    name: str
+    kind: LinkKind
+    a_device: str
+    a_interface: str
+    b_device: str
+    b_interface: str
+    speed: int  # bits/s, the inventory's circuit speed
+
+
+@dataclass(slots=True)
+class _Link:
+    info: LinkInfo
+    ends: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # dev:(adm,op)
+    transitions: deque[float] = field(default_factory=deque)
+    flaps: int = 0
+
+
+class StateEngine:
+    def __init__(
+        self,
+        *,
+        bus: EventBus | None = None,
+        clock: Callable[[], float] = time.time,
+        confirm: Callable[[Iterable[str]], None] = lambda names: None,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+        maintenance: Maintenance | None = None,
+        flap_window: float = FLAP_WINDOW,
+        flap_start: int = FLAP_START,
+    ) -> None:
+        self.bus = bus or EventBus()
+        self._clock = clock
+        self._confirm = confirm
+        self._confirm_timeout = confirm_timeout
+        self._maintenance = maintenance or (lambda now: {})
+        self._flap_window = flap_window
+        self._flap_start = flap_start
+        self.topology: Topology | None = None
+        self._devices: dict[str, _Device] = {}
+        self._views: dict[str, DeviceView] = {}
+        self._places: dict[str, Place] = {}
+        self._links: dict[str, _Link] = {}
+        self._link_views: dict[str, LinkView] = {}
+        self._by_end: dict[tuple[str, str], str] = {}  # (device, interface) -> link name
+        self._in_maintenance: Mapping[str, str] = {}
+        self._waiters: dict[str, set[str]] = {}  # device -> devices held until it is heard
+
+    # --- inventory ----------------------------------------------------------------------
+
+    def set_inventory(self, inv: Inventory, topology: Topology | None = None) -> None:
+        """Adopt a (re)loaded inventory: new devices start unknown, removed ones are gone,
+        the rest keep what was observed of them."""
+        topo = topology or Topology.build(inv)
+        places: dict[str, Place] = {}
+        for placed, device in inv.devices():
+            site, prov = placed.site, placed.province
+            places[device.name] = Place(
+                device=device.name,
+                site=site.code,
+                site_kind=site.kind.value,
+                province_code=prov.code,
+                province=prov.name_en,
+                region=prov.region.value,
+                name_th=site.name_th,
+                name_en=site.name_en,
+            )
+        links: dict[str, _Link] = {}
+        by_end: dict[tuple[str, str], str] = {}
+        for _, link in inv.links():
+            info = LinkInfo(
+                link.name,
+                link.kind,
+                link.a.device,
+                link.a.interface,
+                link.b.device,
+                link.b.interface,
+                int(link.speed),
+            )
+            held = self._links.get(link.name)
+            links[link.name] = (
+                _Link(info, held.ends, held.transitions, held.flaps) if held else _Link(info)
+            )
+            by_end[(link.a.device, link.a.interface)] = link.name
+            by_end[(link.b.device, link.b.interface)] = link.name
+        self.topology = topo
+        self._places = places
+        self._devices = {n: self._devices.get(n) or _Device() for n in places}
+        self._views = {n: v for n, v in self._views.items() if n in places}
+        self._links = links
+        self._link_views = {n: v for n, v in self._link_views.items() if n in links}
+        self._by_end = by_end
+        self._recompute(Cause.INVENTORY)
+
+    # --- observations -------------------------------------------------------------------
+
+    def observe(self, device: str, answered: bool, cause: Cause, evidence: str = "") -> None:
+        """``device`` answered (or did not) a request of kind ``cause``."""
+        d = self._devices.get(device)
+        if d is None or self.topology is None:
+            return
+        now = self._clock()
+        was = d.alive
+        d.alive, d.observed_at, d.evidence, d.reason = answered, now, evidence, cause
+        # Whoever was waiting for word of this device has it now.
+        released = False
+        for name in self._waiters.pop(device, ()):
+            other = self._devices.get(name)
+            if other is not None and other.waiting.pop(device, None) is not None:
+                released = True
+        if was is not False and not answered:
+            self._hold_for_upstream(device, now)
+        elif was is False and answered:
+            self._hold_downstream(device, now)
+            # An answer from behind a device thought dead: that device is back too, probably.
+            assert self.topology is not None
+            dead_ups = [p for p in self.topology.parents(device) if self._devices[p].alive is False]
+            if dead_ups:
+                self._confirm(dead_ups)
+        elif was is answered and not released:
+            return  # nothing changed: most observations end here (cheap)
+        self._recompute(cause)
+
+    def observe_interfaces(
+        self,
+        device: str,
+        statuses: Mapping[str, tuple[int | None, int | None]],
+        cause: Cause,
+    ) -> None:
+        """(ifAdminStatus, ifOperStatus) of some of ``device``'s interfaces, by name; either
+        may be None (not read this time: the previous reading stands)."""
+        now = self._clock()
+        changed = False
+        for iface, (admin, oper) in statuses.items():
+            name = self._by_end.get((device, iface))
+            if name is None:
+                continue
+            link = self._links[name]
+            old_admin, old_oper = link.ends.get(device, (None, None))
+            admin = old_admin if admin is None else admin
+            oper = old_oper if oper is None else oper
+            if old_oper is not None and oper is not None and (old_oper == IF_UP) != (oper == IF_UP):
+                link.flaps += 1
+                link.transitions.append(now)
+            if (admin, oper) != (old_admin, old_oper):
+                link.ends[device] = (admin, oper)
+                changed = True
+        if changed:
+            self._recompute(cause)
+
+    def observe_reboot(self, device: str, evidence: str, cause: Cause = Cause.POLL) -> None:
+        place = self._places.get(device)
+        if place is None:
+            return
+        view = self._views.get(device)
+        status = view.status.value if view else Status.UNKNOWN.value
+        self.bus.publish(
+            Event("reboot", device, self._clock(), status, status, cause, place, None, evidence)
+        )
+
+    def tick(self) -> None:
+        """Re-evaluate what changes with time alone: maintenance windows, expired holds,
+        flapping windows. Called every second or so by the wiring."""
+        self._recompute(Cause.MAINTENANCE)
+
+    # --- holds --------------------------------------------------------------------------
+
+    def _hold_for_upstream(self, device: str, now: float) -> None:
+        assert self.topology is not None
+        ask = [p for p in self.topology.parents(device) if self._devices[p].alive is not False]
+        if not ask:
+            return  # no upstream, or every one already known dead: decide now
+        self._wait(device, ask, now)
+        self._confirm(ask)
+
+    def _wait(self, device: str, on: list[str], now: float) -> None:
+        d = self._devices[device]
+        d.waiting = dict.fromkeys(on, now)
+        d.hold_until = now + self._confirm_timeout
+        for name in on:
+            self._waiters.setdefault(name, set()).add(device)
+
+    def _hold_downstream(self, device: str, now: float) -> None:
+        """``device`` is back: the dead devices behind it must speak for themselves before
+        they can be called down."""
+        assert self.topology is not None
+        ask: list[str] = []
+        queue = list(self.topology.children(device))
+        seen: set[str] = set()
+        while queue:
+            n = queue.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            d = self._devices[n]
+            if d.alive is False:
+                self._wait(n, [n], now)
+                ask.append(n)
+                queue.extend(self.topology.children(n))
+        if ask:
+            self._confirm(ask)
+
+    # --- the computation ----------------------------------------------------------------
+
+    def _held(self, name: str, now: float) -> bool:
+        d = self._devices[name]
+        if d.waiting and now >= d.hold_until:
+            d.waiting.clear()
+        return bool(d.waiting)
+
+    def _recompute(self, cause: Cause) -> None:
+        topo = self.topology
+        if topo is None:
+            return
+        now = self._clock()
+        self._in_maintenance = maint = self._maintenance(now)
+        # roots[n]: the root causes that make n dark (n itself when it is down or in
+        # maintenance); None while n is reachable. held[n]: n's decision is pending.
+        roots: dict[str, tuple[str, ...] | None] = {}
+        held: dict[str, bool] = {}
+        for n in topo.order:
+            d = self._devices[n]
+            ups = topo.parents(n)
+            prev = self._views.get(n)
+            held[n] = False
+            if n in maint:
+                # dark behind it is because of the window; alive, it hides nothing
+                roots[n] = None if d.alive else (n,)
+                self._set(n, Status.MAINTENANCE, (), None, maint[n], Cause.MAINTENANCE, now)
+                continue
+            if d.alive is None:
+                roots[n] = None
+                self._set(n, Status.UNKNOWN, (), None, None, cause, now)
+                continue
+            if d.alive:
+                roots[n] = None
+                self._set(n, Status.UP, (), None, None, d.reason, now)
+                continue
+            if self._held(n, now) or any(held[u] for u in ups):
+                held[n] = True
+                roots[n] = (prev.causes or (n,)) if prev is not None else (n,)
+                continue  # keep the previous view until the confirmations are in
+            parent_roots = [roots[u] for u in ups]
+            if ups and all(r is not None for r in parent_roots):
+                causes = tuple(dict.fromkeys(c for r in parent_roots if r for c in r))
+                roots[n] = causes
+                in_maint = [c for c in causes if c in maint]
+                cause_status = Status.DOWN if len(in_maint) < len(causes) else Status.MAINTENANCE
+                window = maint[in_maint[0]] if in_maint else None
+                reason = Cause.UPSTREAM if prev is None or prev.status is not Status.DOWN else cause
+                self._set(n, Status.UNREACHABLE, causes, cause_status, window, reason, now)
+            else:
+                roots[n] = (n,)
+                self._set(n, Status.DOWN, (), None, None, d.reason, now)
+        self._recompute_links(cause, now)
+
+    def _set(
+        self,
+        name: str,
+        status: Status,
+        causes: tuple[str, ...],
+        cause_status: Status | None,
+        window: str | None,
+        reason: Cause,
+        now: float,
+    ) -> None:
+        prev = self._views.get(name)
+        if (
+            prev is not None
+            and prev.status is status
+            and prev.causes == causes
+            and prev.window == window
+        ):
+            return
+        d = self._devices[name]
+        view = DeviceView(name, status, now, causes, cause_status, window, reason, d.evidence)
+        if prev is not None and prev.status is status:
+            view = DeviceView(
+                name, status, prev.since, causes, cause_status, window, reason, d.evidence
+            )
+        self._views[name] = view
+        before = prev.status.value if prev is not None else Status.UNKNOWN.value
+        if before == status.value:
+            return  # only the cause list changed (another parent died): no new event
+        cause_device = causes[0] if causes else None
+        self.bus.publish(
+            Event(
+                "device",
+                name,
+                now,
+                before,
+                status.value,
+                reason,
+                self._places[name],
+                cause_device,
+                d.evidence if status in (Status.UP, Status.DOWN) else window or "",
+            )
+        )
+
+    def _recompute_links(self, cause: Cause, now: float) -> None:
+        for name, link in self._links.items():
+            info = link.info
+            while link.transitions and link.transitions[0] < now - self._flap_window:
+                link.transitions.popleft()
+            flapping = len(link.transitions) >= self._flap_start
+            dark: list[str] = []
+            unknown = False
+            for dev in (info.a_device, info.b_device):
+                dv = self._views.get(dev)
+                if dv is None or dv.status is Status.UNKNOWN:
+                    unknown = True
+                elif dv.status is Status.UNREACHABLE:
+                    dark.extend(dv.causes)
+                elif dv.status is not Status.UP:
+                    dark.append(dev)
+            ends = [link.ends.get(d, (None, None)) for d in (info.a_device, info.b_device)]
+            if dark:
+                status, causes = LinkStatus.DARK, tuple(dict.fromkeys(dark))
+            elif unknown:
+                status, causes = LinkStatus.UNKNOWN, ()
+            elif any(adm == IF_ADMIN_DOWN for adm, _ in ends):
+                status, causes = LinkStatus.ADMIN_DOWN, ()
+            elif any(op is not None and op != IF_UP for _, op in ends):
+                status, causes = LinkStatus.DOWN, ()
+            elif all(op is None for _, op in ends):
+                status, causes = LinkStatus.UNKNOWN, ()
+            else:
+                status, causes = LinkStatus.UP, ()
+            prev = self._link_views.get(name)
+            since = prev.since if prev is not None and prev.status is status else now
+            view = LinkView(name, status, since, causes, link.flaps, flapping)
+            if prev == view:
+                continue
+            self._link_views[name] = view
+            place = self._places[info.a_device]
+            if prev is None or prev.status is not status:
+                before = prev.status.value if prev is not None else LinkStatus.UNKNOWN.value
+                if before != status.value:
+                    self.bus.publish(
+                        Event(
+                            "link",
+                            name,
+                            now,
+                            before,
+                            status.value,
+                            cause,
+                            place,
+                            causes[0] if causes else None,
+                            f"{info.a_device} {info.a_interface} - "
+                            f"{info.b_device} {info.b_interface}",
+                        )
+                    )
+            if prev is not None and prev.flapping != flapping:
+                self.bus.publish(
+                    Event(
+                        "flapping",
+                        name,
+                        now,
+                        "flapping" if prev.flapping else "stable",
+                        "flapping" if flapping else "stable",
+                        cause,
+                        place,
+                        None,
+                        f"{len(link.transitions)} transitions in {self._flap_window:.0f} s",
+                    )
+                )
+
+    # --- reading ------------------------------------------------------------------------
+
+    def views(self) -> Mapping[str, DeviceView]:
+        return self._views
+
+    def links(self) -> Mapping[str, LinkView]:
+        return self._link_views
+
+    def link_info(self, name: str) -> LinkInfo:
+        return self._links[name].info
+
+    def place(self, device: str) -> Place:
+        return self._places[device]
+
+    def maintenance_now(self) -> Mapping[str, str]:
+        """{device: window} as of the last computation."""
+        return self._in_maintenance
+
+    def is_central(self, device: str) -> bool:
+        return self._places[device].site_kind == SiteKind.centre.value
