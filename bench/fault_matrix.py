@@ -218,6 +218,7 @@ def row_misbehaving(lab: Lab, picks: dict[str, str]) -> list[Row]:
     rows = []
     before = lab.health()
     reboots0 = by_device(before, "netmon_device_reboots_total")
+    durations0 = by_device(before, "netmon_poll_duration_seconds")
     with Watch(lab) as w:
         for kind, dev in picks.items():
             lab.injected.add(dev)
@@ -227,7 +228,8 @@ def row_misbehaving(lab: Lab, picks: dict[str, str]) -> list[Row]:
                 lab.act(kind.replace("-", "_"), device=dev)
         checks: dict[str, Callable[[str], bool]] = {
             "slow": lambda t: (
-                by_device(t, "netmon_poll_duration_seconds").get(picks["slow"], 0) > 0.7
+                by_device(t, "netmon_poll_duration_seconds").get(picks["slow"], 0)
+                > durations0.get(picks["slow"], 0) + 0.7
             ),
             "garbage": lambda t: (
                 by_device(t, "netmon_poll_errors_total", kind="garbage").get(picks["garbage"], 0)
