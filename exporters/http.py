@@ -120,7 +120,6 @@ class _Counters:
     rejected: int = 0  # answered 503: no slot could be freed
     write_timeouts: int = 0  # replies cut because the client stopped reading
     head_timeouts: int = 0  # request head not complete within its deadline
-    evicted: int = 0  # idle/stalled connections cut to make room for a new one
     unauthorized: int = 0
     too_large: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
@@ -194,7 +193,6 @@ class MetricsServer:
         peer = writer.get_extra_info("peername")
         client = str(peer[0]) if isinstance(peer, tuple) else "?"
         conn = self.guard.admit(client, writer)
-        self.counters.evicted = self.guard.evicted
         if conn is None:
             self.counters.rejected += 1
             try:
@@ -230,11 +228,15 @@ class MetricsServer:
             return
         if conn.evicted:
             return
-        conn.phase = "render"
         self.guard.shed()
-        response = self._respond(line, headers, conn.client)
-        if response is None:  # basic auth: checked off the loop, then answered
+        response = self._respond(line, headers, conn.client)  # renders in the loop, at once
+        if response is None:
+            # Basic auth not seen before: bcrypt in a thread, one at a time. The connection
+            # stays evictable meanwhile (phase "head"), so a flood of guesses cannot hold
+            # every slot; Prometheus' header is cached after its first success.
             response = await self._respond_authorized(line, headers, conn.client)
+            if conn.evicted:
+                return
         conn.phase = "write"
         conn.body = response.body
         head_only = line.split(" ", 1)[0] == "HEAD"

@@ -45,7 +45,7 @@ class Conn:
     client: str
     writer: asyncio.StreamWriter
     started: float
-    phase: str = "head"  # head -> render -> write
+    phase: str = "head"  # head (incl. a basic-auth check) -> write; rendering is synchronous
     progress: float = 0.0  # last time a chunk of the reply was taken
     body: bytes | None = None  # the reply being sent (for the memory bound)
     evicted: bool = False
