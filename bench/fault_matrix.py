@@ -445,7 +445,8 @@ def row_sigkill(lab: Lab) -> Row:
 
     took = until(all_up, 180)
     recovered = None if took is None else time.monotonic() - killed
-    return Row("SIGKILL mid-cycle + restart", "", secs(recovered), "", "", "all healthy up again")
+    note = "every healthy device up again" if recovered is not None else "(limit 180 s)"
+    return Row("SIGKILL mid-cycle + restart", "", secs(recovered), "", "", note)
 
 
 # --- main ------------------------------------------------------------------------------------
