@@ -256,6 +256,17 @@ class Scheduler:
             slot.probe_task = asyncio.create_task(self._probe(name, slot.generation, urgent=True))
         return True
 
+    def request_status(self, name: str) -> bool:
+        """A status poll of ``name``'s link interfaces now (a trap said one moved); False if
+        unknown, probe-only or not polled yet."""
+        slot = self._slots.get(name)
+        state = self.states.get(name)
+        if slot is None or state is None or state.target.probe_only or not state.target.uplinks:
+            return False
+        if slot.status_task is None or slot.status_task.done():
+            slot.status_task = asyncio.create_task(self._status(name, slot.generation))
+        return True
+
     def request_full(self, name: str) -> bool:
         """A full poll of ``name`` now (unless one is running); False if unknown or a
         probe-only device."""

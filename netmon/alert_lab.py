@@ -10,9 +10,13 @@ local webhook per receiver (``/<receiver name>``), so every delivery says who go
 from __future__ import annotations
 
 import contextlib
+import json
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from netmon.alert_sinks import MailSink, Notification, WebhookSink
 from netmon.alerting.alertmanager import render_config
@@ -22,9 +26,36 @@ from netmon.alerting.rules import context, write_rules
 from netmon.inventory.model import Inventory
 from netmon.live_view import Page
 from netmon.noc_stack import Stack, noc_stack
+from netmon.procs import wait_for
 
 ALL_WEEK = Interval(weekdays=("sunday:saturday",), times=("00:00-24:00",))
 PAGING = ("critical",)
+QUIET = ("DeviceRebooted", "CollectorUnhealthy")  # not pages, and expected after heals
+
+
+def _json(url: str, body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=20) as resp:
+        return json.loads(resp.read())
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A running ``netmon simulate`` (its control API) and ``netmon run`` (its /api/state)."""
+
+    control: str
+    metrics: str
+
+    def act(self, **body: Any) -> None:
+        _json(f"{self.control}/action", body)
+
+    def state(self) -> dict[str, Any]:
+        doc: dict[str, Any] = _json(f"{self.metrics}/api/state")
+        return doc
+
+    def status(self, device: str) -> str:
+        return str(next(d["status"] for d in self.state()["devices"] if d["device"] == device))
 
 
 def local_routing(
@@ -59,6 +90,54 @@ class AlertLab:
 
     def notifications(self) -> list[Notification]:
         return self.hooks.snapshot()
+
+    def firing(self) -> set[tuple[str, str]]:
+        """(alertname, subject) of the alerts Prometheus has firing, pages or not."""
+        out = set()
+        for r in self.stack.query('ALERTS{alertstate="firing"}'):
+            m = r["metric"]
+            out.add((m["alertname"], m.get("device") or m.get("link") or m.get("site", "")))
+        return out
+
+    def pages_since(self, t0: float) -> list[tuple[str, str, str]]:
+        """(alertname, subject, receiver) of every critical alert in a firing notification
+        delivered after ``t0``, one entry per delivery (a repeat would show twice)."""
+        out = []
+        for n in self.notifications():
+            if n.time < t0 or n.status != "firing":
+                continue
+            for a in n.firing():
+                labels = a["labels"]
+                if labels.get("severity") in PAGING:
+                    subject = labels.get("device", "")
+                    if labels.get("alertname") == "UplinkDown":
+                        subject = labels.get("link", "")
+                    out.append((labels["alertname"], subject, n.path.strip("/")))
+        return out
+
+    def notes_since(self, t0: float, alertname: str) -> list[Notification]:
+        return [
+            n
+            for n in self.notifications()
+            if n.time >= t0
+            and n.status == "firing"
+            and n.group_labels.get("alertname") == alertname
+        ]
+
+    def heal(self, backbone: Backbone, timeout: float = 60.0) -> None:
+        """Clear every fault; wait until every device is up and no page-worthy alert fires."""
+        backbone.act(action="clear")
+        wait_for(
+            lambda: all(d["status"] == "up" for d in backbone.state()["devices"]),
+            timeout,
+            "every device up",
+        )
+        wait_for(
+            lambda: not {a for a in self.firing() if a[0] not in QUIET},
+            timeout,
+            "every alert resolved",
+        )
+        time.sleep(0.5)
 
     def pages(self) -> list[Page]:
         """Every alert in every notification, as the demo lists them (newest last)."""

@@ -13,6 +13,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netmon.alert_lab import AlertLab
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +36,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--listen", default="127.0.0.1:9800", help="exporter address (loopback)")
     p.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: Ctrl-C)")
     p.add_argument("--refresh", type=float, default=2.0, help="seconds between screen updates")
+    p.add_argument(
+        "--no-alerts",
+        action="store_true",
+        help="do not start Prometheus and Alertmanager (started when the inventory has an "
+        "alerting.yaml and both are installed)",
+    )
+    p.add_argument(
+        "--alert-time-scale",
+        type=float,
+        default=0.25,
+        help="shrink the rules' for: windows for the demo (default 0.25: a 1 m for: is 15 s)",
+    )
     p.set_defaults(func=_demo)
 
 
@@ -49,6 +65,40 @@ def _child(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[by
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@contextlib.contextmanager
+def _alerting(args: argparse.Namespace, inventory: Path) -> Iterator[AlertLab | None]:
+    """A real Prometheus with the shipped rules and an Alertmanager with the inventory's
+    routing, delivering to local sinks, in a temporary directory (None: not started)."""
+    import shutil
+    import tempfile
+
+    routing = inventory / "alerting.yaml"
+    missing = [b for b in ("prometheus", "prometheus-alertmanager") if shutil.which(b) is None]
+    if args.no_alerts or not routing.exists() or missing:
+        yield None
+        return
+    from netmon.alert_lab import alert_lab
+    from netmon.alerting.routing import Timing
+    from netmon.inventory.loader import load_inventory
+
+    inv = load_inventory(inventory)
+    timing = Timing(group_wait="10s", group_interval="1m", repeat_interval="1h")
+    with (
+        tempfile.TemporaryDirectory(prefix="netmon-demo-") as tmp,
+        alert_lab(
+            Path(tmp),
+            inv,
+            routing,
+            metrics_address=args.listen,
+            time_scale=args.alert_time_scale,
+            timing=timing,
+            scrape_interval="10s",  # 77 province slices, ~143k series: light on 2 cores
+            evaluation_interval="10s",
+        ) as lab,
+    ):
+        yield lab
 
 
 def _fetch(url: str) -> str | None:
@@ -94,7 +144,11 @@ def _demo(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
-    with _child(simulate, env) as sim, _child(run, env) as col:
+    with (
+        _child(simulate, env) as sim,
+        _child(run, env) as col,
+        _alerting(args, Path(inventory)) as lab,
+    ):
         before = None
         before_at = 0.0
         try:
@@ -113,7 +167,14 @@ def _demo(args: argparse.Namespace) -> int:
                     )
                     doc = _fetch(state_url)
                     causes = outages(json.loads(doc)) if doc else None
-                    screen = render(now, before, at - before_at, title, causes=causes)
+                    pages = lab.pages() if lab is not None else None
+                    screen = render(now, before, at - before_at, title, causes=causes, pages=pages)
+                    if lab is not None:
+                        screen += (
+                            f"\nPrometheus {lab.stack.prometheus}  "
+                            f"Alertmanager {lab.stack.alertmanager}  (rules: for: x "
+                            f"{args.alert_time_scale:g}; mail and webhooks to local sinks)"
+                        )
                     screen += (
                         "\n\ninject a failure from another terminal, e.g. a hub outage:\n"
                         f"  netmon control --control-port {control_port} site-outage 50\n"

@@ -209,6 +209,16 @@ class StateEngine:
         if changed:
             self._recompute(cause)
 
+    def observe_trap(self, device: str, kind: str, if_name: str | None, evidence: str) -> None:
+        """An SNMP notification from ``device``: ``linkDown``/``linkUp`` move that link end at
+        once, ``coldStart``/``warmStart`` are a reboot. A trap can be forged or stale, so it
+        never decides reachability; the wiring asks for a confirming poll, which does."""
+        if kind in ("linkDown", "linkUp") and if_name:
+            oper = IF_UP if kind == "linkUp" else 2
+            self.observe_interfaces(device, {if_name: (None, oper)}, Cause.TRAP)
+        elif kind in ("coldStart", "warmStart"):
+            self.observe_reboot(device, evidence or kind, Cause.TRAP)
+
     def observe_reboot(self, device: str, evidence: str, cause: Cause = Cause.POLL) -> None:
         place = self._places.get(device)
         if place is None:

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from support.procs import free_tcp_port, free_udp_port, running, wait_for
 
-from netmon.alert_lab import AlertLab, alert_lab
+from netmon.alert_lab import AlertLab, Backbone, alert_lab
 from netmon.alerting.routing import Timing
 from netmon.inventory.loader import default_inventory_path, load_inventory
 from netmon.simulator.secrets import SIMULATION_SECRETS
@@ -42,7 +42,6 @@ NETMON = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
 TIMING = Timing(
     group_wait="8s", group_interval="1h", repeat_interval="1h", summary_repeat_interval="1h"
 )
-QUIET = ("DeviceRebooted", "CollectorUnhealthy")  # not pages, and expected after heals
 
 
 def write_inventory(root: Path) -> None:
@@ -59,73 +58,30 @@ def write_inventory(root: Path) -> None:
 @dataclass
 class E2E:
     lab: AlertLab
-    control: str
+    backbone: Backbone
     metrics: str
     inventory: Path
 
     def act(self, **body: Any) -> None:
-        req = urllib.request.Request(
-            f"{self.control}/action",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            assert resp.status == 200
+        self.backbone.act(**body)
 
     def state(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.metrics}/api/state", timeout=10) as resp:
-            doc: dict[str, Any] = json.loads(resp.read())
-        return doc
+        return self.backbone.state()
 
     def status(self, device: str) -> str:
-        return str(next(d["status"] for d in self.state()["devices"] if d["device"] == device))
+        return self.backbone.status(device)
 
     def firing(self) -> set[tuple[str, str]]:
-        """(alertname, subject) of the alerts Prometheus has firing, pages or not."""
-        out = set()
-        for r in self.lab.stack.query('ALERTS{alertstate="firing"}'):
-            m = r["metric"]
-            out.add((m["alertname"], m.get("device") or m.get("link") or m.get("site", "")))
-        return out
+        return self.lab.firing()
 
     def pages_since(self, t0: float) -> list[tuple[str, str, str]]:
-        """(alertname, subject, receiver) of every critical alert in a firing notification
-        delivered after ``t0``, one entry per delivery (a repeat would show twice)."""
-        out = []
-        for n in self.lab.notifications():
-            if n.time < t0 or n.status != "firing":
-                continue
-            for a in n.firing():
-                labels = a["labels"]
-                if labels.get("severity") == "critical":
-                    subject = labels.get("device", "")
-                    if labels.get("alertname") == "UplinkDown":
-                        subject = labels.get("link", "")
-                    out.append((labels["alertname"], subject, n.path.strip("/")))
-        return out
+        return self.lab.pages_since(t0)
 
     def notes_since(self, t0: float, alertname: str) -> list[Any]:
-        return [
-            n
-            for n in self.lab.notifications()
-            if n.time >= t0
-            and n.status == "firing"
-            and n.group_labels.get("alertname") == alertname
-        ]
+        return self.lab.notes_since(t0, alertname)
 
     def heal(self) -> None:
-        """Clear every fault; wait until every device is up and no page-worthy alert fires."""
-        self.act(action="clear")
-        wait_for(
-            lambda: all(d["status"] == "up" for d in self.state()["devices"]),
-            60,
-            "every device up",
-        )
-        wait_for(
-            lambda: not {a for a in self.firing() if a[0] not in QUIET},
-            60,
-            "every alert resolved",
-        )
+        self.lab.heal(self.backbone)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +118,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
             evaluation_interval="1s",
         ) as lab,
     ):
-        yield E2E(lab, control, f"http://{listen}", inventory)
+        yield E2E(lab, Backbone(control, f"http://{listen}"), f"http://{listen}", inventory)
 
 
 def wait_pages(e2e: E2E, t0: float, want: int, timeout: float = 60.0) -> None:

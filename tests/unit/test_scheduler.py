@@ -406,3 +406,17 @@ def test_the_start_up_poll_is_not_followed_by_a_false_skip() -> None:
         assert sched.states[name].skipped == 0 and col.calls.count(name) == 2
 
     asyncio.run(main())
+
+
+def test_a_status_poll_on_request() -> None:
+    async def main() -> None:
+        t = target("a", interval=60.0, status_interval=10.0, uplinks=("Gi0/1",))
+        _, col, sched = await polled_once({"a": t, "b": target("b")})
+        col.status["a"] = StatusResult(ok=True, oper_status={"1": 2})
+        assert sched.request_status("a")
+        await settle()
+        assert sched.states["a"].status_overlay == {"1": 2}
+        assert not sched.request_status("b")  # no link interfaces to ask about
+        assert not sched.request_status("ghost")
+
+    asyncio.run(main())

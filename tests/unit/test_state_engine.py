@@ -304,3 +304,20 @@ def test_unchanged_observations_publish_nothing() -> None:
         for n in ALL:
             lab.see(n, True)
     assert lab.events == []
+
+
+def test_traps_move_link_ends_at_once_but_never_decide_reachability() -> None:
+    lab = Lab()
+    lab.all_up()
+    eng = lab.engine
+    eng.observe_interfaces("e3", {"to-p2": (1, 1)}, Cause.POLL)
+    eng.observe_trap("e3", "linkDown", "to-p2", "ifIndex 3")
+    link = eng.links()["e3:to-p2--p2:to-e3"]
+    assert link.status is LinkStatus.DOWN
+    assert lab.events[-1].cause is Cause.TRAP
+    eng.observe_trap("e3", "linkUp", "to-p2", "")
+    assert eng.links()["e3:to-p2--p2:to-e3"].status is LinkStatus.UP
+    eng.observe_trap("p2", "coldStart", None, "")
+    assert lab.events[-1].kind == "reboot" and lab.events[-1].cause is Cause.TRAP
+    eng.observe_trap("p2", "authenticationFailure", None, "")
+    assert lab.status("p2") is Status.UP
