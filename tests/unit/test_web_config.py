@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from pathlib import Path
 
 import bcrypt
@@ -84,6 +85,46 @@ def test_basic_auth_on_the_server(tmp_path: Path) -> None:
             assert cfg.check_cached("Basic " + base64.b64encode(b"prom:pw").decode()) is True
             assert await get(port, "/healthz", None) == b"HTTP/1.1 200 OK"  # liveness probes
             assert server.counters.unauthorized == 3
+        finally:
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_clients_waiting_for_a_bcrypt_check_do_not_hold_every_slot(tmp_path: Path) -> None:
+    # Guesses are checked one at a time (bcrypt costs CPU), so waiting ones are evictable:
+    # a flood of wrong passwords cannot make /healthz or a cached scraper see 503.
+    slow = bcrypt.hashpw(b"pw", bcrypt.gensalt(13)).decode()  # ~0.6 s a check
+    cfg = load_web_config(write(tmp_path, f"basic_auth_users:\n  prom: '{slow}'\n"))
+    from exporters.http_guard import GuardLimits
+
+    server = MetricsServer(lambda p: b"up 1\n", web=cfg, limits=GuardLimits(max_connections=2))
+
+    writers: list[asyncio.StreamWriter] = []  # kept: a collected writer closes its socket
+
+    async def send(port: int, target: str, auth: str | None) -> asyncio.StreamReader:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writers.append(writer)
+        extra = (
+            f"Authorization: Basic {base64.b64encode(auth.encode()).decode()}\r\n" if auth else ""
+        )
+        writer.write(f"GET {target} HTTP/1.1\r\n{extra}\r\n".encode())
+        await writer.drain()
+        return reader
+
+    async def main() -> None:
+        port = await server.start("127.0.0.1", 0)
+        try:
+            guesses = [await send(port, "/metrics", f"prom:guess{i}") for i in range(2)]
+            await asyncio.sleep(0.2)  # both admitted, one in bcrypt, one waiting
+            healthz = await send(port, "/healthz", None)
+            async with asyncio.timeout(20):
+                first = (await healthz.read()).split(b"\r\n", 1)[0]
+            assert first == b"HTTP/1.1 200 OK"
+            assert server.guard.evicted >= 1
+            for g in guesses:
+                with contextlib.suppress(ConnectionError):
+                    await g.read()
         finally:
             await server.close()
 
