@@ -42,10 +42,12 @@ MAX_REQUEST = 16 * 1024  # request line + headers; more is a 431
 SELF = "self"
 HEALTH = "health"
 CHUNK = 256 * 1024  # a reply is written in chunks, each with its own progress deadline
-RENDER_TTL = 1.0  # clients asking for the same route within this share one rendered body
-# ...and at least this many times its render time: the whole backbone renders in 0.3-1 s in
-# the event loop, so clients re-requesting /metrics cannot keep the loop rendering (measured:
-# 16 reconnecting never-readers starved polls until they timed out).
+# A render that took RENDER_SHARE_MIN or more is shared with the clients asking for the same
+# route for RENDER_DUTY times its render time: the whole backbone renders in 0.3-1 s in the
+# event loop, so clients re-requesting /metrics cannot keep the loop rendering (measured: 16
+# reconnecting never-readers starved polls until they timed out). Cheap routes (a province
+# slice) are always rendered fresh: a 1 s scrape sees every change.
+RENDER_SHARE_MIN = 0.05
 RENDER_DUTY = 10.0
 RENDER_TTL_MAX = 15.0
 _REASONS = {
@@ -136,7 +138,7 @@ class MetricsServer:
         limits: GuardLimits | None = None,
         write_timeout: float | None = None,
         web: WebConfig | None = None,
-        render_ttl: float = RENDER_TTL,
+        render_ttl: float = 0.0,
     ) -> None:
         limits = limits or GuardLimits()
         if write_timeout is not None:
@@ -290,7 +292,7 @@ class MetricsServer:
             return Response(500, b"internal error\n")
 
     def _rendered(self, province: str | None) -> bytes:
-        """One body per route per ``render_ttl``: N clients asking at once hold one copy."""
+        """An expensive body is shared for a while: N clients asking at once hold one copy."""
         now = time.monotonic()
         hit = self._cache.get(province)
         if hit is not None and now < hit[0]:
@@ -299,8 +301,10 @@ class MetricsServer:
         done = time.monotonic()
         for key in [k for k, (expiry, _) in self._cache.items() if done >= expiry]:
             del self._cache[key]
-        if self._render_ttl > 0:
-            ttl = min(max(self._render_ttl, RENDER_DUTY * (done - now)), RENDER_TTL_MAX)
+        took = done - now
+        ttl = RENDER_DUTY * took if took >= RENDER_SHARE_MIN else 0.0
+        ttl = min(max(self._render_ttl, ttl), RENDER_TTL_MAX)  # render_ttl: a floor (tests)
+        if ttl > 0:
             self._cache[province] = (done + ttl, body)
         return body
 

@@ -271,3 +271,26 @@ def test_simple_routes_are_body_makers_with_a_content_type() -> None:
         assert await get(port, "/api/state/") == (200, b"{}")
 
     serve(server, test)
+
+
+def test_only_an_expensive_render_is_shared() -> None:
+    import time
+
+    calls: list[str | None] = []
+
+    def render(province: str | None) -> bytes:
+        calls.append(province)
+        if province is None:
+            time.sleep(0.5)  # the whole backbone: shared for ~5 s (10x its render time)
+        return b"up 1\n"
+
+    server = MetricsServer(render)
+
+    async def test(port: int) -> None:
+        for _ in range(3):
+            assert await get(port, "/metrics") == (200, b"up 1\n")
+            assert await get(port, "/province/50/metrics") == (200, b"up 1\n")
+
+    serve(server, test)
+    assert calls.count(None) == 1  # three clients within the window, one render
+    assert calls.count("50") == 3  # a cheap slice is always fresh
