@@ -66,7 +66,8 @@ class Collector(Protocol):
 
 
 Result = PollResult | StatusResult | ProbeResult
-Observer = Callable[[str, str, DeviceState, Result], None]  # (device, kind, state, result)
+# (device, kind, state, result, unix time the request began: older news must not win)
+Observer = Callable[[str, str, DeviceState, Result, float], None]
 
 
 @dataclass(slots=True)
@@ -293,6 +294,7 @@ class Scheduler:
         target = state.target
         async with self._sem:
             start = self._clock()
+            began = self._wall()
             self._last_lag = max(0.0, start - due)
             self.in_flight += 1
             try:
@@ -306,7 +308,7 @@ class Scheduler:
         if state is None:
             return
         self._record(name, state, result, duration)
-        self._observe(name, FULL, state, result)
+        self._observe(name, FULL, state, result, began)
         if result.error_kind == "timeout":
             self.request_probe(name)  # does it answer at all? Ask now, not in a few seconds
 
@@ -349,6 +351,7 @@ class Scheduler:
         target = state.target
         deadline = status_deadline(target)
         async with self._status_sem:
+            began = self._wall()
             self.status_in_flight += 1
             try:
                 result = await guard_status(self.collector.poll_status(target), deadline)
@@ -367,7 +370,7 @@ class Scheduler:
             state.status_failures += 1
             slot.status_ok = False
         state.up = slot.full_ok and slot.status_ok and not slot.dead
-        self._observe(name, STATUS, state, result)
+        self._observe(name, STATUS, state, result, began)
         if result.error_kind == "timeout":
             self.request_probe(name)
 
@@ -379,6 +382,7 @@ class Scheduler:
         # Known-dead devices wait on their own slots; a confirmation never waits behind them.
         sem = self._dead_sem if slot.dead and not urgent else self._probe_sem
         async with sem:
+            began = self._wall()
             self.probe_in_flight += 1
             try:
                 result = await guard_probe(self.collector.probe(state.target), PROBE_DEADLINE)
@@ -396,16 +400,18 @@ class Scheduler:
             if not was_dead:
                 log.warning("%s: does not answer (%s)", name, result.error)
         state.up = slot.full_ok and slot.status_ok and not slot.dead
-        self._observe(name, PROBE, state, result)
+        self._observe(name, PROBE, state, result, began)
         if was_dead and result.answered:
             log.info("%s: answers again", name)
             self.request_full(name)
 
-    def _observe(self, name: str, kind: str, state: DeviceState, result: Result) -> None:
+    def _observe(
+        self, name: str, kind: str, state: DeviceState, result: Result, began: float
+    ) -> None:
         if self.observer is None:
             return
         try:
-            self.observer(name, kind, state, result)
+            self.observer(name, kind, state, result, began)
         except Exception:  # a consumer's bug must not stop polling
             log.exception("%s: observer failed on a %s result", name, kind)
 

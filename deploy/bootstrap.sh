@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(python3 python3-venv python3-dev gcc snmp snmpd prometheus prometheus-alertmanager
-              mosquitto mosquitto-clients prometheus-snmp-exporter)
+              mosquitto mosquitto-clients prometheus-snmp-exporter
+              chromium chromium-driver fonts-thai-tlwg)  # the NOC page's browser test
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

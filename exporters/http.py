@@ -24,7 +24,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -83,6 +83,9 @@ class Response:
 
 Handler = Callable[[Request], Response]
 Route = tuple[Callable[[], bytes], str]  # (body maker, content type): a simple GET route
+# A long-lived reply (Server-Sent Events): takes the connection over once the head is read
+# (and basic auth passed); it leaves the guard's slots, having its own limits (exporters/sse.py).
+Stream = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 def _as_handler(route: Route | Handler) -> Handler:
@@ -135,14 +138,18 @@ class MetricsServer:
         render: Render,
         *,
         routes: dict[str, Route | Handler] | None = None,
+        streams: dict[str, Stream] | None = None,
         limits: GuardLimits | None = None,
         write_timeout: float | None = None,
+        max_handlers: int | None = None,  # the older name of limits.max_connections
         web: WebConfig | None = None,
         render_ttl: float = 0.0,
     ) -> None:
         limits = limits or GuardLimits()
         if write_timeout is not None:
             limits = limits.replace(write_timeout=write_timeout)
+        if max_handlers is not None:
+            limits = limits.replace(max_connections=max_handlers)
         self.limits = limits
         self.guard = Guard(limits)
         self._render = render
@@ -154,6 +161,7 @@ class MetricsServer:
         self.routes: dict[str, Handler] = {"/healthz": lambda req: Response(200, b"ok\n")}
         for path, extra in (routes or {}).items():  # e.g. /api/state
             self.routes[path] = _as_handler(extra)
+        self.streams: dict[str, Stream] = dict(streams or {})  # e.g. /noc/events
 
     # the names service.py and the tests read
     @property
@@ -230,6 +238,16 @@ class MetricsServer:
             return
         if conn.evicted:
             return
+        stream = self._stream_for(line)
+        if stream is not None:
+            if self.web.users and not await self.web.check(headers.get("authorization")):
+                await self._send(conn, writer, self._unauthorized())
+                return
+            if conn.evicted:
+                return
+            self.guard.release(conn)  # not a scrape: its own limits, not a slot of ours
+            await stream(reader, writer)
+            return
         self.guard.shed()
         response = self._respond(line, headers, conn.client)  # renders in the loop, at once
         if response is None:
@@ -243,6 +261,15 @@ class MetricsServer:
         conn.body = response.body
         head_only = line.split(" ", 1)[0] == "HEAD"
         await self._send(conn, writer, response, head=head_only)
+
+    def _stream_for(self, line: str) -> Stream | None:
+        parts = line.split()
+        if not self.streams or len(parts) < 2 or parts[0] != "GET":
+            return None
+        try:
+            return self.streams.get(urlsplit(parts[1]).path.rstrip("/") or "/")
+        except ValueError:
+            return None
 
     def _respond(self, line: str, headers: dict[str, str], client: str) -> Response | None:
         parts = line.split()

@@ -36,7 +36,7 @@ class GuardLimits:
         if self.max_connections < 1 or self.max_per_client < 1:
             raise ValueError("connection limits must be at least 1")
 
-    def replace(self, **changes: float) -> GuardLimits:
+    def replace(self, **changes: float | int) -> GuardLimits:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 

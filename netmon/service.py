@@ -31,6 +31,7 @@ from collector.udp_endpoint import SnmpEndpoint
 from exporters.exposition import render_text
 from exporters.families import Family, FamilyBuilder, LabelSet, ReloadStatus
 from exporters.http import HEALTH, SELF, MetricsServer
+from exporters.noc_page import NocPage
 from exporters.state_api import state_json
 from exporters.state_families import maintenance_families, state_families
 from exporters.web_config import WebConfig
@@ -150,6 +151,7 @@ class Service:
         self._reload_requested = asyncio.Event()
         self.server: MetricsServer | None = None
         self.web = web  # TLS / basic auth (exporters/web_config.py)
+        self.noc: NocPage | None = None  # /noc, /noc/data, /noc/events
 
     # --- inventory ----------------------------------------------------------------------
 
@@ -359,9 +361,11 @@ class Service:
         if not await self.reload():
             log.error("inventory: cannot start without a valid inventory")
             return 2
+        noc = self.noc = NocPage(self.state, lambda: self.inventory, lambda: self.scheduler.states)
         server = self.server = MetricsServer(
             self.render,
-            routes={"/api/state": (self.render_state, "application/json")},
+            routes={"/api/state": (self.render_state, "application/json"), **noc.routes()},
+            streams=noc.streams(),
             web=self.web,
         )
         try:
@@ -371,11 +375,13 @@ class Service:
             self.close()
             return 2
         log.info("serving /metrics on http://%s:%d/metrics", host, bound)
+        log.info("NOC wall page on http://%s:%d/noc", host, bound)
         if ready is not None:
             ready(bound)
         try:
             await asyncio.gather(self.scheduler.run(stop), self._watch(stop), self._tick(stop))
         finally:
+            noc.hub.close()
             await server.close()
             self.close()
         return 0

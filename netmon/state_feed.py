@@ -25,17 +25,19 @@ class StateFeed:
     def __init__(self, engine: StateEngine) -> None:
         self.engine = engine
 
-    def __call__(self, name: str, kind: str, state: DeviceState, result: Result) -> None:
+    def __call__(
+        self, name: str, kind: str, state: DeviceState, result: Result, began: float
+    ) -> None:
         eng = self.engine
         if isinstance(result, ProbeResult):
             evidence = "answered" if result.answered else f"no answer: {result.error}"
-            eng.observe(name, result.answered, Cause.PROBE, evidence)
+            eng.observe(name, result.answered, Cause.PROBE, evidence, began)
             return
         cause = Cause.POLL if kind == FULL else Cause.STATUS
         if result.ok:
-            eng.observe(name, True, cause, f"{kind} poll answered")
+            eng.observe(name, True, cause, f"{kind} poll answered", began)
         elif result.error_kind not in SILENT + NO_WORD:
-            eng.observe(name, True, cause, f"{kind} poll answered with {result.error_kind}")
+            eng.observe(name, True, cause, f"{kind} poll answered with {result.error_kind}", began)
         if not result.ok:
             return
         if isinstance(result, PollResult):

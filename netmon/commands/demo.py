@@ -179,6 +179,7 @@ def _demo(args: argparse.Namespace) -> int:
                         "\n\ninject a failure from another terminal, e.g. a hub outage:\n"
                         f"  netmon control --control-port {control_port} site-outage 50\n"
                         f"  netmon control --control-port {control_port} clear"
+                        f"\n\nNOC wall page (live map): http://{args.listen}/noc"
                     )
                     print(("\x1b[H\x1b[2J" if tty else "\n") + screen, flush=True)
                     before, before_at = now, at

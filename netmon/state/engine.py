@@ -40,7 +40,7 @@ from netmon.state.model import (
 
 log = logging.getLogger(__name__)
 
-CONFIRM_TIMEOUT = 6.0  # a probe's 2 tries plus queueing, with room to spare
+CONFIRM_TIMEOUT = 10.0  # a probe's 2 x 1 s plus queueing on a busy collector, with room
 FLAP_WINDOW = 600.0  # seconds of oper transitions that count towards flapping
 FLAP_START = 4  # transitions within the window that make a link flapping
 IF_UP = 1
@@ -53,6 +53,7 @@ Maintenance = Callable[[float], Mapping[str, str]]  # now -> {device: window nam
 class _Device:
     alive: bool | None = None  # None: never observed
     observed_at: float = 0.0
+    answered_at: float = 0.0  # when the latest request it answered was sent
     evidence: str = ""
     reason: Cause = Cause.POLL
     waiting: dict[str, float] = field(default_factory=dict)  # device -> asked at (hold)
@@ -155,20 +156,43 @@ class StateEngine:
 
     # --- observations -------------------------------------------------------------------
 
-    def observe(self, device: str, answered: bool, cause: Cause, evidence: str = "") -> None:
-        """``device`` answered (or did not) a request of kind ``cause``."""
+    def observe(
+        self,
+        device: str,
+        answered: bool,
+        cause: Cause,
+        evidence: str = "",
+        began: float | None = None,
+    ) -> None:
+        """``device`` answered (or did not) a request of kind ``cause`` sent at ``began``
+        (unix time; None: now). Older news never wins: a "no answer" to a request sent
+        before the device's last answer is stale (a probe in flight across a recovery), and
+        only a request sent after a neighbour's confirmation was asked for confirms it."""
         d = self._devices.get(device)
         if d is None or self.topology is None:
             return
         now = self._clock()
+        sent = now if began is None else began
+        if not answered and sent < d.answered_at:
+            return
         was = d.alive
         d.alive, d.observed_at, d.evidence, d.reason = answered, now, evidence, cause
-        # Whoever was waiting for word of this device has it now.
+        if answered:
+            d.answered_at = max(d.answered_at, sent)
+        # Whoever was waiting for fresh word of this device has it now.
         released = False
-        for name in self._waiters.pop(device, ()):
+        waiting = self._waiters.get(device, set())
+        for name in list(waiting):
             other = self._devices.get(name)
-            if other is not None and other.waiting.pop(device, None) is not None:
+            asked = other.waiting.get(device) if other is not None else None
+            if other is None or asked is None:
+                waiting.discard(name)
+            elif sent >= asked:
+                del other.waiting[device]
+                waiting.discard(name)
                 released = True
+        if not waiting:
+            self._waiters.pop(device, None)
         if was is not False and not answered:
             self._hold_for_upstream(device, now)
         elif was is False and answered:

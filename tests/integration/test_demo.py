@@ -65,3 +65,4 @@ def test_demo_shows_every_device_up_then_a_province_outage(tmp_path: Path) -> No
     assert left == [], f"orphaned processes: {left}"
     assert any(all_up.search(s) for s in screens), screens[-1:] or "no screen"
     assert re.search(r"^down: .*bkk-core-01", screens[-1], re.M), screens[-1]
+    assert f"NOC wall page (live map): http://{listen}/noc" in screens[-1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from netmon.inventory.model import (
     Defaults,
     Device,
@@ -17,11 +19,15 @@ from netmon.inventory.model import (
 )
 
 PROV = ProvinceInfo(code="50", name_th="เชียงใหม่", name_en="Chiang Mai", region=Region.north)
-_n = iter(range(1, 250))
+_n = itertools.count()  # shared by every test module: never runs out
+
+
+def _address(n: int) -> str:
+    return f"127.9.{n // 250}.{n % 250 + 1}"
 
 
 def dev(name: str, role: str = "edge") -> Device:
-    return Device(name=name, address=f"127.9.0.{next(_n)}", platform="cisco_ios", role=role)
+    return Device(name=name, address=_address(next(_n)), platform="cisco_ios", role=role)
 
 
 def up(a: str, b: str, kind: LinkKind = LinkKind.uplink) -> Link:

@@ -282,7 +282,7 @@ def test_probes_judge_reachability_and_dead_devices_are_suspended() -> None:
     async def main() -> None:
         seen: list[tuple[str, str, bool]] = []
 
-        def observer(name: str, kind: str, state: object, result: object) -> None:
+        def observer(name: str, kind: str, state: object, result: object, began: float) -> None:
             if isinstance(result, ProbeResult):
                 seen.append((name, kind, result.answered))
 

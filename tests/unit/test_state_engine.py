@@ -321,3 +321,22 @@ def test_traps_move_link_ends_at_once_but_never_decide_reachability() -> None:
     assert lab.events[-1].kind == "reboot" and lab.events[-1].cause is Cause.TRAP
     eng.observe_trap("p2", "authenticationFailure", None, "")
     assert lab.status("p2") is Status.UP
+
+
+def test_older_news_never_wins() -> None:
+    lab = Lab()
+    lab.all_up()
+    now = lab.clock.now
+    # e3 stops answering and p2 is asked about; an answer of p2's to a request sent before
+    # that (a poll in flight) does not confirm anything
+    lab.see("e3", False)
+    lab.engine.observe("p2", True, Cause.POLL, "old poll", began=now - 3)
+    assert lab.status("e3") is Status.UP  # still held
+    lab.engine.observe("p2", True, Cause.PROBE, "fresh", began=now + 0.1)
+    assert lab.status("e3") is Status.DOWN
+    # e3 answers again; a "no answer" to a probe sent before that answer is stale
+    lab.clock.now += 5
+    lab.engine.observe("e3", True, Cause.PROBE, "back", began=lab.clock.now - 0.5)
+    assert lab.status("e3") is Status.UP
+    lab.engine.observe("e3", False, Cause.PROBE, "stale", began=lab.clock.now - 2)
+    assert lab.status("e3") is Status.UP and lab.asked == ["p2"]
