@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
-import shutil
 import statistics
 import sys
 import tempfile
@@ -34,34 +33,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from netmon.alert_lab import AlertLab, Backbone, alert_lab
+from netmon.alert_lab import AlertLab, Backbone, simulated_alert_path, write_shipped_subset
 from netmon.alerting.routing import Timing
-from netmon.inventory.loader import default_inventory_path, load_inventory
+from netmon.inventory.loader import load_inventory
 from netmon.inventory.model import Inventory, SiteKind
-from netmon.ports import free_tcp_port, free_udp_port
-from netmon.procs import running, wait_for
-from netmon.simulator.secrets import SIMULATION_SECRETS
+from netmon.procs import wait_for
 
 PROVINCES = ("50", "40", "20", "90", "70", "14")  # north, northeast, east, south, west, central
 NETMON = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
 TIMING = Timing(
     group_wait="8s", group_interval="1h", repeat_interval="1h", summary_repeat_interval="1h"
 )
-
-
-def write_inventory(root: Path) -> None:
-    shipped = default_inventory_path()
-    (root / "provinces").mkdir(parents=True)
-    for name in ("centre.yaml", "credentials.yaml", "alerting.yaml"):
-        shutil.copy(shipped / name, root / name)
-    for code in PROVINCES:
-        for path in shipped.glob(f"provinces/{code}-*.yaml"):
-            shutil.copy(path, root / "provinces" / path.name)
-    defaults = yaml.safe_load((shipped / "defaults.yaml").read_text())
-    defaults["defaults"].update(poll_interval=10, status_interval=1, probe_interval=1)
-    (root / "defaults.yaml").write_text(yaml.safe_dump(defaults))
 
 
 def outage(inv: Inventory, code: str, rng: random.Random) -> tuple[str, dict[str, Any], str]:
@@ -163,37 +145,11 @@ def main() -> int:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        inventory = tmp / "inventory"
-        write_inventory(inventory)
+        inventory = write_shipped_subset(
+            tmp / "inventory", PROVINCES, poll_interval=10, status_interval=1, probe_interval=1
+        )
         inv = load_inventory(inventory)
-        snmp, control, metrics = free_udp_port(), free_tcp_port(), free_tcp_port()
-        listen = f"127.0.0.1:{metrics}"
-        sim = [*NETMON, "simulate", "--inventory", str(inventory), "--port", str(snmp)]
-        sim += ["--control-port", str(control)]
-        run = [*NETMON, "run", "--inventory", str(inventory), "--listen", listen]
-        run += ["--port-override", str(snmp)]
-        backbone = Backbone(f"http://127.0.0.1:{control}", f"http://{listen}")
-        env = SIMULATION_SECRETS
-        with (
-            running(sim, log=tmp / "sim.log", env=env, timeout=30),
-            running(run, log=tmp / "run.log", env=env, timeout=30),
-            alert_lab(
-                tmp / "stack",
-                inv,
-                inventory / "alerting.yaml",
-                metrics_address=listen,
-                time_scale=0.05,
-                office_hours=True,
-                timing=TIMING,
-                scrape_interval="1s",
-                evaluation_interval="1s",
-            ) as lab,
-        ):
-            wait_for(
-                lambda: all(d["status"] == "up" for d in backbone.state()["devices"]),
-                90,
-                "every device up",
-            )
+        with simulated_alert_path(tmp, inventory, timing=TIMING) as (lab, backbone):
             tally = Tally()
             for _ in range(args.rounds):
                 one_round(lab, backbone, inv, rng, tally)

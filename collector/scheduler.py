@@ -241,6 +241,8 @@ class Scheduler:
                     continue
                 slot.status_task = asyncio.create_task(self._status(name, generation))
             else:
+                if state.polls == 0 and not target.probe_only:
+                    continue  # its first full poll gives the first verdict: no start-up burst
                 if slot.probe_task is not None and not slot.probe_task.done():
                     state.status_skipped["probe_busy"] += 1
                     continue

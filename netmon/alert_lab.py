@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,10 +25,13 @@ from netmon.alerting.alertmanager import render_config
 from netmon.alerting.routing import Interval, OfficeHours, Routing, Smtp, Timing, Webhook
 from netmon.alerting.routing import load_routing as _load_routing
 from netmon.alerting.rules import context, write_rules
+from netmon.inventory.loader import default_inventory_path, load_inventory
 from netmon.inventory.model import Inventory
 from netmon.live_view import Page
 from netmon.noc_stack import Stack, noc_stack
-from netmon.procs import wait_for
+from netmon.ports import free_tcp_port, free_udp_port
+from netmon.procs import running, wait_for
+from netmon.simulator.secrets import SIMULATION_SECRETS
 
 ALL_WEEK = Interval(weekdays=("sunday:saturday",), times=("00:00-24:00",))
 PAGING = ("critical",)
@@ -140,22 +145,27 @@ class AlertLab:
         time.sleep(0.5)
 
     def pages(self) -> list[Page]:
-        """Every alert in every notification, as the demo lists them (newest last)."""
+        """One line per notification delivered, as the demo lists them (newest last)."""
         out: list[Page] = []
         for n in self.notifications():
-            for a in n.alerts:
-                labels = a.get("labels", {})
-                subject = labels.get("device") or labels.get("site") or labels.get("link", "")
-                out.append(
-                    Page(
-                        n.time,
-                        labels.get("severity", ""),
-                        labels.get("alertname", ""),
-                        subject,
-                        a.get("status", ""),
-                        n.path.strip("/"),
-                    )
+            alerts = n.firing() if n.status == "firing" else list(n.alerts)
+            if not alerts:
+                continue
+            labels = alerts[0].get("labels", {})
+            subject = labels.get("device") or labels.get("link") or labels.get("site", "")
+            if len(alerts) > 1:
+                cause = n.group_labels.get("cause_device")
+                subject = f"{len(alerts)} alerts" + (f", cause {cause}" if cause else "")
+            out.append(
+                Page(
+                    n.time,
+                    labels.get("severity", ""),
+                    labels.get("alertname", ""),
+                    subject,
+                    n.status,
+                    n.path.strip("/"),
                 )
+            )
         return out
 
 
@@ -198,3 +208,66 @@ def alert_lab(
     finally:
         mail.stop()
         hooks.stop()
+
+
+def write_shipped_subset(root: Path, provinces: tuple[str, ...], **defaults: float) -> Path:
+    """The shipped centre, credentials, routing and the given provinces' files in ``root``,
+    with ``defaults`` (e.g. ``probe_interval=1``) overriding defaults.yaml: a small real
+    backbone for the end-to-end tests and the outage benchmark."""
+    import yaml
+
+    shipped = default_inventory_path()
+    (root / "provinces").mkdir(parents=True)
+    for name in ("centre.yaml", "credentials.yaml", "alerting.yaml"):
+        shutil.copy(shipped / name, root / name)
+    for code in provinces:
+        for path in shipped.glob(f"provinces/{code}-*.yaml"):
+            shutil.copy(path, root / "provinces" / path.name)
+    doc = yaml.safe_load((shipped / "defaults.yaml").read_text())
+    doc["defaults"].update(defaults)
+    (root / "defaults.yaml").write_text(yaml.safe_dump(doc))
+    return root
+
+
+@contextlib.contextmanager
+def simulated_alert_path(
+    tmp: Path,
+    inventory: Path,
+    *,
+    timing: Timing,
+    time_scale: float = 0.05,
+    office_hours: bool | None = True,
+) -> Iterator[tuple[AlertLab, Backbone]]:
+    """``netmon simulate`` + ``netmon run`` on ``inventory`` (every device up before this
+    yields) and the alert lab on them: scrape and evaluation every second."""
+    netmon = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
+    inv = load_inventory(inventory)
+    snmp, control, metrics = free_udp_port(), free_tcp_port(), free_tcp_port()
+    listen = f"127.0.0.1:{metrics}"
+    sim = [*netmon, "simulate", "--inventory", str(inventory), "--port", str(snmp)]
+    sim += ["--control-port", str(control), "--latency-scale", "0"]
+    run = [*netmon, "run", "--inventory", str(inventory), "--listen", listen]
+    run += ["--port-override", str(snmp)]
+    backbone = Backbone(f"http://127.0.0.1:{control}", f"http://{listen}")
+
+    def all_up() -> bool:
+        doc = backbone.state()
+        return bool(doc["devices"]) and all(d["status"] == "up" for d in doc["devices"])
+
+    env = SIMULATION_SECRETS
+    with (
+        running(sim, log=tmp / "sim.log", env=env, timeout=30),
+        running(run, log=tmp / "run.log", env=env, ready=all_up, timeout=90),
+        alert_lab(
+            tmp / "stack",
+            inv,
+            inventory / "alerting.yaml",
+            metrics_address=listen,
+            time_scale=time_scale,
+            office_hours=office_hours,
+            timing=timing,
+            scrape_interval="1s",
+            evaluation_interval="1s",
+        ) as lab,
+    ):
+        yield lab, backbone

@@ -172,7 +172,7 @@ def render(
         for p in pages[-6:]:
             stamp = time.strftime("%H:%M:%S", time.localtime(p.time))
             lines.append(
-                f"  {stamp}  {p.status:<9}{p.severity:<10}{p.alertname:<18}{p.subject:<20}"
+                f"  {stamp}  {p.status:<9}{p.severity:<10}{p.alertname:<18}{p.subject:<28}"
                 f"-> {p.receiver}"
             )
     return "\n".join(lines)

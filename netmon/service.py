@@ -36,6 +36,7 @@ from exporters.state_api import state_json
 from exporters.state_families import maintenance_families, state_families
 from exporters.web_config import WebConfig
 from netmon.errors import ConfigError, InventoryError
+from netmon.event_wiring import EventOptions, EventWiring
 from netmon.inventory.model import Inventory
 from netmon.state.engine import StateEngine
 from netmon.state.maintenance import MaintenancePlan, devices_in_maintenance, load_maintenance
@@ -117,6 +118,7 @@ class Service:
         snmp_source: str | None = None,
         web: WebConfig | None = None,
         probe_interval: float | None = None,
+        events: EventOptions | None = None,
     ) -> None:
         self.inventory_path = inventory_path
         self.port_override = port_override
@@ -140,6 +142,8 @@ class Service:
         self.scheduler = Scheduler(
             self.collector, concurrency=concurrency, observer=StateFeed(self.state)
         )
+        # Traps in, MQTT out (netmon/event_wiring.py); None when neither is configured.
+        self.events = EventWiring(events, self.state, self.scheduler) if events else None
         self.families = FamilyBuilder(self.profiles)
         self.reload_status: ReloadStatus | None = None
         self.inventory: Inventory | None = None
@@ -189,6 +193,8 @@ class Service:
         # Rotated secrets (the same env:/file: reference, a new value) take effect on SIGHUP:
         # transports are rebuilt with freshly resolved secrets; caches and counters stay.
         self.collector.reset_transports()
+        if self.events is not None:
+            self.events.apply(inv)
         log.info(
             "inventory: %d devices (%d added, %d removed, %d changed)",
             len(targets),
@@ -314,7 +320,7 @@ class Service:
     def plumbing_families(self) -> list[Family]:
         """The SNMP socket's and the HTTP server's own counters: a socket that cannot send
         shows here as errors, not only as devices timing out."""
-        out: list[Family] = []
+        out: list[Family] = self.events.families() if self.events is not None else []
         if self.endpoint is not None:
             st = self.endpoint.stats
             datagrams = Family(
@@ -376,10 +382,22 @@ class Service:
             return 2
         log.info("serving /metrics on http://%s:%d/metrics", host, bound)
         log.info("NOC wall page on http://%s:%d/noc", host, bound)
+        if self.events is not None:
+            try:
+                await self.events.start()
+            except OSError as exc:
+                log.error("cannot listen for traps: %s", exc)
+                noc.hub.close()
+                await server.close()
+                self.close()
+                return 2
+        tasks = [self.scheduler.run(stop), self._watch(stop), self._tick(stop)]
+        if self.events is not None:
+            tasks.append(self.events.run(stop))
         if ready is not None:
             ready(bound)
         try:
-            await asyncio.gather(self.scheduler.run(stop), self._watch(stop), self._tick(stop))
+            await asyncio.gather(*tasks)
         finally:
             noc.hub.close()
             await server.close()

@@ -43,9 +43,9 @@ class StateFeed:
         if isinstance(result, PollResult):
             if result.rebooted:
                 eng.observe_reboot(name, "sysUpTime went backwards", Cause.POLL)
-            eng.observe_interfaces(name, _link_statuses(state, result), Cause.POLL)
+            eng.observe_interfaces(name, _link_statuses(state, result), Cause.POLL, began)
         elif isinstance(result, StatusResult):
-            eng.observe_interfaces(name, _status_opers(state, result), Cause.STATUS)
+            eng.observe_interfaces(name, _status_opers(state, result), Cause.STATUS, began)
         assert kind != PROBE
 
 

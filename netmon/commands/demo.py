@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netmon.procs import stop
+
 if TYPE_CHECKING:
     from netmon.alert_lab import AlertLab
 
@@ -34,6 +36,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--snmp-port", type=int, default=0, help="UDP port of the simulated agents (0: a free one)"
     )
     p.add_argument("--listen", default="127.0.0.1:9800", help="exporter address (loopback)")
+    p.add_argument(
+        "--mqtt-port",
+        type=int,
+        default=1883,
+        help="loopback port of the demo's Mosquitto (default 1883; a free one if taken)",
+    )
     p.add_argument("--duration", type=float, default=0, help="stop after N seconds (0: Ctrl-C)")
     p.add_argument("--refresh", type=float, default=2.0, help="seconds between screen updates")
     p.add_argument(
@@ -45,8 +53,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--alert-time-scale",
         type=float,
-        default=0.25,
-        help="shrink the rules' for: windows for the demo (default 0.25: a 1 m for: is 15 s)",
+        default=0.5,
+        help="shrink the rules' for: windows for the demo (default 0.5: a 1 m for: is 30 s)",
     )
     p.set_defaults(func=_demo)
 
@@ -57,14 +65,7 @@ def _child(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[by
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(proc, grace=10)
 
 
 @contextlib.contextmanager
@@ -144,9 +145,13 @@ def _demo(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
+    from netmon.event_demo import event_demo
+
+    # Traps from the simulator to netmon, events from netmon to a Mosquitto on loopback.
     with (
-        _child(simulate, env) as sim,
-        _child(run, env) as col,
+        event_demo(args.mqtt_port) as events,
+        _child([*simulate, *events.simulate_args], env) as sim,
+        _child([*run, *events.run_args], env) as col,
         _alerting(args, Path(inventory)) as lab,
     ):
         before = None
@@ -180,6 +185,7 @@ def _demo(args: argparse.Namespace) -> int:
                         f"  netmon control --control-port {control_port} site-outage 50\n"
                         f"  netmon control --control-port {control_port} clear"
                         f"\n\nNOC wall page (live map): http://{args.listen}/noc"
+                        f"\n{events.hint}"
                     )
                     print(("\x1b[H\x1b[2J" if tty else "\n") + screen, flush=True)
                     before, before_at = now, at

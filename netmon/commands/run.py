@@ -9,8 +9,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netmon.event_options import add_arguments as add_event_arguments
+from netmon.event_options import options_from_args as event_options
+
 if TYPE_CHECKING:
     from exporters.web_config import WebConfig
+    from netmon.event_wiring import EventOptions
 
 log = logging.getLogger("netmon.run")
 
@@ -95,6 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="print the Prometheus scrape configuration for this exporter and exit",
     )
+    add_event_arguments(p)
     p.set_defaults(func=handle)
 
 
@@ -131,6 +136,11 @@ def handle(args: argparse.Namespace) -> int:
         auth = ScrapeAuth.for_web(web, args.scrape_password_file)
         sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces], auth=auth))
         return 0
+    try:
+        events = event_options(args)
+    except ConfigError as exc:
+        print(f"netmon run: {exc}", file=sys.stderr)
+        return 2
     return _serve(
         path,
         host,
@@ -141,6 +151,7 @@ def handle(args: argparse.Namespace) -> int:
         args.snmp_source,
         web,
         args.probe_interval,
+        events,
     )
 
 
@@ -154,6 +165,7 @@ def _serve(
     snmp_source: str | None,
     web: WebConfig,
     probe_interval: float | None = None,
+    events: EventOptions | None = None,
 ) -> int:
     import asyncio
     import signal
@@ -170,6 +182,7 @@ def _serve(
             snmp_source=snmp_source,
             web=web,
             probe_interval=probe_interval,
+            events=events,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, stop.set)

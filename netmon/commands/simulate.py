@@ -57,7 +57,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=loopback_hostport,
         default=None,
         metavar="HOST:PORT",
-        help="send SNMPv2c traps (linkDown/linkUp/coldStart) to this loopback receiver",
+        help="send traps (linkDown/linkUp/coldStart; v2c, or v3 from SNMPv3 devices) to this "
+        "loopback receiver",
+    )
+    p.add_argument(
+        "--inform-target",
+        type=loopback_hostport,
+        default=None,
+        metavar="HOST:PORT",
+        help="send the same notifications as InformRequests (v2c, or v3 from SNMPv3 devices) "
+        "to this loopback receiver, resent until acknowledged",
+    )
+    p.add_argument(
+        "--inform-retries",
+        type=int,
+        default=3,
+        help="resends of an unacknowledged inform before giving up (default 3)",
+    )
+    p.add_argument(
+        "--inform-timeout",
+        type=float,
+        default=1.0,
+        help="seconds to wait for an inform's acknowledgement (default 1)",
     )
     p.add_argument(
         "--latency-scale",
@@ -112,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     backbone = Backbone(
-        nodes, links, latency_scale=args.latency_scale, trap_target=args.trap_target
+        nodes,
+        links,
+        latency_scale=args.latency_scale,
+        trap_target=args.trap_target,
+        inform_target=args.inform_target,
+        inform_timeout=args.inform_timeout,
+        inform_retries=args.inform_retries,
     )
     sim = Simulator(
         backbone,

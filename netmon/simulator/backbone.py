@@ -18,6 +18,7 @@ from netmon.inventory.model import Device, Inventory, LinkKind, Method, SnmpV2c,
 from netmon.simulator import agent
 from netmon.simulator.device import (
     IF_ENTRY,
+    IFX_ENTRY,
     SOFTWARE_LOOPBACK,
     SYS_UPTIME,
     IfSpec,
@@ -25,6 +26,7 @@ from netmon.simulator.device import (
     SimInterface,
     platform_ports,
 )
+from netmon.simulator.informs import InformSender
 from netmon.simulator.mib import enc_int, enc_unsigned
 from netmon.simulator.platforms import PLATFORMS
 from netmon.snmp import ber
@@ -41,6 +43,7 @@ from netmon.snmp.message import (
     varbind,
     wrap_message,
 )
+from netmon.snmp.usm import UsmUser
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ class Counters:
     usm_dropped: int = 0
     reports: int = 0
     traps: int = 0
+    informs: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -123,6 +127,7 @@ class Node:
         }
         self.v3 = v3
         self.v3_user: bytes | None = None  # who the device's v3 traps are from
+        self.usm_user: UsmUser | None = None  # the same user with its keys: v3 informs
         self.v3_overhead: dict[tuple[object, ...], int] = {}
         self.faults = Faults()
         self.counters = Counters()
@@ -143,6 +148,9 @@ class Backbone:
         trap_target: tuple[str, int] | None = None,
         trap_community: bytes = b"public",
         rng: random.Random | None = None,
+        inform_target: tuple[str, int] | None = None,
+        inform_timeout: float = 1.0,
+        inform_retries: int = 3,
     ) -> None:
         self.nodes = {n.dev.name: n for n in nodes}
         self.clock = clock
@@ -153,6 +161,17 @@ class Backbone:
         self.totals = Counters()
         self.scheduler: Scheduler | None = None  # loop.call_later, set by the server
         self._trap_id = 1
+        # Informs: acknowledged notifications, resent until answered (netmon/simulator/informs).
+        self.informs = (
+            InformSender(
+                inform_target,
+                lambda: self.scheduler,
+                timeout=inform_timeout,
+                retries=inform_retries,
+            )
+            if inform_target is not None
+            else None
+        )
         self._flaps: dict[tuple[str, str], list[Any]] = {}
         # Both ends of every link, keyed by either end.
         self.peer: dict[tuple[str, str], tuple[str, str]] = {}
@@ -167,6 +186,15 @@ class Backbone:
     def handle(self, node: Node, data: bytes) -> tuple[bytes, float] | None:
         """The answer to one datagram and after how many seconds to send it, or None to drop."""
         c, t = node.counters, self.totals
+        informs = self.informs
+        # An inform's acknowledgement (or the receiver's Report) is no request.
+        if (
+            informs is not None
+            and not node.faults.dead
+            and informs.busy(node.dev.name)
+            and informs.receive(node.dev.name, data, _sender(node))
+        ):
+            return None
         c.requests += 1
         t.requests += 1
         f = node.faults
@@ -257,7 +285,9 @@ class Backbone:
     # --- traps ------------------------------------------------------------------------------
 
     def _trap(self, node: Node, trap_oid: tuple[int, ...], itf: SimInterface | None) -> None:
-        if self.trap_target is None or node.sender is None or node.faults.dead or node.faults.cut:
+        if node.sender is None or node.faults.dead or node.faults.cut:
+            return
+        if self.trap_target is None and self.informs is None:
             return
         now = self.clock()
         vbs = [
@@ -273,6 +303,16 @@ class Backbone:
                 (8, 1 if itf.oper_up else 2),
             ):
                 vbs.append(varbind(ber.encode_oid((*IF_ENTRY, col, itf.index)), enc_int(value)))
+            name = ber.encode_octets(itf.spec.name.encode())
+            vbs.append(varbind(ber.encode_oid((*IFX_ENTRY, 1, itf.index)), name))
+        if self.informs is not None:
+            community = node.community or self.trap_community
+            user = node.usm_user if node.v3 is not None else None
+            self.informs.send(node.dev.name, community, user, b"".join(vbs), _sender(node))
+            node.counters.informs += 1
+            self.totals.informs += 1
+        if self.trap_target is None:
+            return
         if node.v3 is not None and node.v3_user is not None:
             # An SNMPv3 device sends its traps authPriv, as its own authoritative engine.
             pdu = encode_pdu(ber.TRAPV2, ber.encode_int(self._trap_id), 0, 0, b"".join(vbs))
@@ -544,6 +584,14 @@ class Backbone:
 # --- building from the inventory -----------------------------------------------------------
 
 
+def _sender(node: Node) -> Callable[[bytes, tuple[str, int]], None]:
+    def send(data: bytes, addr: tuple[str, int]) -> None:
+        if node.sender is not None and not node.faults.dead:  # a dead device resends nothing
+            node.sender(data, addr)
+
+    return send
+
+
 def _is_v3(data: bytes) -> bool:
     """Whether the message's version field says 3, without decoding anything else."""
     if len(data) < 5 or data[0] != ber.SEQUENCE:
@@ -626,6 +674,13 @@ def build(
                     raise SimulatorError(f"device {device.name}: SNMPv3 is not available")
                 node = Node(dev, None, v3_factory(device.name, profile.snmp, resolve))
                 node.v3_user = profile.snmp.username.encode()
+                node.usm_user = UsmUser(
+                    node.v3_user,
+                    profile.snmp.auth_protocol,
+                    resolve(profile.snmp.auth_key).encode(),
+                    profile.snmp.priv_protocol,
+                    resolve(profile.snmp.priv_key).encode(),
+                )
         except SimulatorError:
             raise
         except Exception as exc:

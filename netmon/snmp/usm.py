@@ -272,6 +272,7 @@ class UsmAgent:
         users: Sequence[UsmUser],
         engine_boots: int = 1,
         clock: Callable[[], float] = time.monotonic,
+        accept: frozenset[int] = _REQUEST_PDUS,
     ) -> None:
         if not 5 <= len(engine_id) <= 32:
             raise ValueError(f"snmpEngineID must be 5..32 bytes, got {len(engine_id)}")
@@ -285,6 +286,7 @@ class UsmAgent:
                 raise ValueError(f"duplicate USM user {user.name!r}")
             self._users[user.name] = user.localize(engine_id)
         self.engine_boots = engine_boots
+        self._accept = accept  # the PDUs handed on: requests (an agent), InformRequest (traps)
         self._clock = clock
         self._start = clock()
         self._salt = int.from_bytes(os.urandom(8), "big")
@@ -387,7 +389,7 @@ class UsmAgent:
                 ctx_engine, ctx_name, pdu = parse_scoped_pdu(msg, head.data_pos, len(msg))
             except ber.BerError as exc:
                 raise UsmDrop("parse_error", str(exc)) from exc
-        if pdu[0] not in _REQUEST_PDUS:
+        if pdu[0] not in self._accept:
             raise UsmDrop("unexpected_pdu", f"PDU tag 0x{pdu[0]:02x}")
         return V3Request(
             head.msg_id,

@@ -77,6 +77,7 @@ class _Link:
     ends: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # dev:(adm,op)
     transitions: deque[float] = field(default_factory=deque)
     flaps: int = 0
+    read_at: dict[str, float] = field(default_factory=dict)  # dev: when its reading was taken
 
 
 class StateEngine:
@@ -141,7 +142,9 @@ class StateEngine:
             )
             held = self._links.get(link.name)
             links[link.name] = (
-                _Link(info, held.ends, held.transitions, held.flaps) if held else _Link(info)
+                _Link(info, held.ends, held.transitions, held.flaps, held.read_at)
+                if held
+                else _Link(info)
             )
             by_end[(link.a.device, link.a.interface)] = link.name
             by_end[(link.b.device, link.b.interface)] = link.name
@@ -211,16 +214,23 @@ class StateEngine:
         device: str,
         statuses: Mapping[str, tuple[int | None, int | None]],
         cause: Cause,
+        began: float | None = None,
     ) -> None:
         """(ifAdminStatus, ifOperStatus) of some of ``device``'s interfaces, by name; either
-        may be None (not read this time: the previous reading stands)."""
+        may be None (not read this time: the previous reading stands). ``began``: when the
+        reading was asked for; a reading older than the one held (a poll in flight when a
+        trap came) is ignored."""
         now = self._clock()
+        taken = now if began is None else began
         changed = False
         for iface, (admin, oper) in statuses.items():
             name = self._by_end.get((device, iface))
             if name is None:
                 continue
             link = self._links[name]
+            if taken < link.read_at.get(device, 0.0):
+                continue
+            link.read_at[device] = taken
             old_admin, old_oper = link.ends.get(device, (None, None))
             admin = old_admin if admin is None else admin
             oper = old_oper if oper is None else oper

@@ -10,12 +10,10 @@ switch and 25 districts; province 51's hub (p51-core1) is single-homed to centre
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
-from support.procs import free_tcp_port, free_udp_port, running, wait_for
+from support.procs import wait_for
 
-from netmon.alert_lab import AlertLab, Backbone, alert_lab
+from netmon.alert_lab import AlertLab, Backbone, simulated_alert_path, write_shipped_subset
 from netmon.alerting.routing import Timing
 from netmon.inventory.loader import default_inventory_path, load_inventory
-from netmon.simulator.secrets import SIMULATION_SECRETS
 
 pytestmark = pytest.mark.integration
 
@@ -42,17 +39,6 @@ NETMON = [sys.executable, "-m", "netmon.cli", "--log-level", "WARNING"]
 TIMING = Timing(
     group_wait="8s", group_interval="1h", repeat_interval="1h", summary_repeat_interval="1h"
 )
-
-
-def write_inventory(root: Path) -> None:
-    (root / "provinces").mkdir(parents=True)
-    for name in ("centre.yaml", "credentials.yaml", "alerting.yaml"):
-        shutil.copy(SHIPPED / name, root / name)
-    for path in SHIPPED.glob("provinces/5[01]-*.yaml"):
-        shutil.copy(path, root / "provinces" / path.name)
-    defaults = yaml.safe_load((SHIPPED / "defaults.yaml").read_text())
-    defaults["defaults"].update(poll_interval=10, status_interval=1, probe_interval=1)
-    (root / "defaults.yaml").write_text(yaml.safe_dump(defaults))
 
 
 @dataclass
@@ -87,38 +73,11 @@ class E2E:
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     tmp = tmp_path_factory.mktemp("alerting-e2e")
-    inventory = tmp / "inventory"
-    write_inventory(inventory)
-    inv = load_inventory(inventory)
-    snmp_port, control_port, metrics_port = free_udp_port(), free_tcp_port(), free_tcp_port()
-    control = f"http://127.0.0.1:{control_port}"
-    listen = f"127.0.0.1:{metrics_port}"
-    sim = [*NETMON, "simulate", "--inventory", str(inventory), "--port", str(snmp_port)]
-    sim += ["--control-port", str(control_port), "--latency-scale", "0"]
-    run = [*NETMON, "run", "--inventory", str(inventory), "--listen", listen]
-    run += ["--port-override", str(snmp_port)]
-
-    def ready() -> bool:
-        with urllib.request.urlopen(f"http://{listen}/api/state", timeout=2) as resp:
-            doc = json.loads(resp.read())
-        return bool(doc["devices"]) and all(d["status"] == "up" for d in doc["devices"])
-
-    with (
-        running(sim, log=tmp / "sim.log", env=SIMULATION_SECRETS, timeout=30),
-        running(run, log=tmp / "run.log", env=SIMULATION_SECRETS, ready=ready, timeout=60),
-        alert_lab(
-            tmp / "stack",
-            inv,
-            inventory / "alerting.yaml",
-            metrics_address=listen,
-            time_scale=0.05,
-            office_hours=True,
-            timing=TIMING,
-            scrape_interval="1s",
-            evaluation_interval="1s",
-        ) as lab,
-    ):
-        yield E2E(lab, Backbone(control, f"http://{listen}"), f"http://{listen}", inventory)
+    inventory = write_shipped_subset(
+        tmp / "inventory", ("50", "51"), poll_interval=10, status_interval=1, probe_interval=1
+    )
+    with simulated_alert_path(tmp, inventory, timing=TIMING) as (lab, backbone):
+        yield E2E(lab, backbone, backbone.metrics, inventory)
 
 
 def wait_pages(e2e: E2E, t0: float, want: int, timeout: float = 60.0) -> None:

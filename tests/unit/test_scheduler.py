@@ -337,6 +337,9 @@ def test_dead_devices_never_hold_the_slots_of_live_ones() -> None:
         )
         names = ("dead1", "dead2", "live")
         sched.set_targets({n: target(n, probe_interval=5.0) for n in names})
+        for n in names:
+            col.gate(n).set()
+        await sched.poll_all_once()  # scheduled probes start after a device's first poll
         for n in ("dead1", "dead2"):
             col.dead.add(n)
             sched.request_probe(n)
@@ -418,5 +421,26 @@ def test_a_status_poll_on_request() -> None:
         assert sched.states["a"].status_overlay == {"1": 2}
         assert not sched.request_status("b")  # no link interfaces to ask about
         assert not sched.request_status("ghost")
+
+    asyncio.run(main())
+
+
+def test_no_scheduled_probe_before_the_first_full_poll() -> None:
+    async def main() -> None:
+        clock = Clock()
+        col = ScriptedCollector()
+        sched = Scheduler(col, clock=clock, startup_window=10.0)
+        sched.set_targets({"a": target("a", probe_interval=1.0)})  # its poll hangs
+        for _ in range(5):
+            clock.now += 1.0
+            sched.dispatch(clock.now)
+            await settle()
+        assert col.calls == ["a"] and col.probed == []
+        col.gate("a").set()
+        await settle()
+        clock.now += 1.0
+        sched.dispatch(clock.now)
+        await settle()
+        assert col.probed == ["a"]
 
     asyncio.run(main())

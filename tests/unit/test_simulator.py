@@ -243,6 +243,7 @@ def test_link_down_both_ends_counters_stop_and_traps(sim: Sim) -> None:
         ((*IF_ENTRY, 1, 129), ber.INTEGER, 129),
         ((*IF_ENTRY, 7, 129), ber.INTEGER, 1),
         ((*IF_ENTRY, 8, 129), ber.INTEGER, 2),
+        ((*IFX_ENTRY, 1, 129), ber.OCTET_STRING, b"GigabitEthernet0/0/1"),  # ifName
     )
     sim.bb.control("link_up", {"device": "bkk-core-01", "interface": "xe-0/0/0"})
     assert sim.value(oper_hub) == 1

@@ -340,3 +340,16 @@ def test_older_news_never_wins() -> None:
     assert lab.status("e3") is Status.UP
     lab.engine.observe("e3", False, Cause.PROBE, "stale", began=lab.clock.now - 2)
     assert lab.status("e3") is Status.UP and lab.asked == ["p2"]
+
+
+def test_a_poll_older_than_a_trap_does_not_revert_the_link() -> None:
+    lab = Lab()
+    lab.all_up()
+    eng = lab.engine
+    name = "e3:to-p2--p2:to-e3"
+    eng.observe_interfaces("e3", {"to-p2": (1, 1)}, Cause.POLL, began=lab.clock.now - 10)
+    eng.observe_trap("e3", "linkDown", "to-p2", "")  # now
+    eng.observe_interfaces("e3", {"to-p2": (1, 1)}, Cause.POLL, began=lab.clock.now - 1)
+    assert eng.links()[name].status is LinkStatus.DOWN
+    eng.observe_interfaces("e3", {"to-p2": (1, 1)}, Cause.STATUS, began=lab.clock.now + 1)
+    assert eng.links()[name].status is LinkStatus.UP
