@@ -72,6 +72,7 @@ class PollResult:
     labels_refreshed: bool = False
     # link interfaces only: ifIndex -> (receive, transmit) bits/s; None: no trustworthy rate
     rates: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    counters_at: float = 0.0  # unix time the interface counters were read (0: unknown)
 
     @classmethod
     def failed(cls, kind: str, message: str, varbinds: int = 0) -> PollResult:

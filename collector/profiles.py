@@ -56,6 +56,14 @@ class ColumnMetric(_Strict):
     help: Annotated[str, Field(min_length=1)]
 
 
+class FallbackMetric(ColumnMetric):
+    """An older column polled for the interfaces where ``replaces`` has no value (an agent
+    without ifXTable: 32-bit ifInOctets for ifHCInOctets); exported under its own name."""
+
+    replaces: MetricName
+    bits: Literal[32, 64] = 32
+
+
 class LabelColumn(_Strict):
     name: LabelName
     oid: Oid
@@ -66,16 +74,21 @@ class InterfaceProfile(_Strict):
     metrics: tuple[ColumnMetric, ...]
     cached_metrics: tuple[ColumnMetric, ...]
     labels: tuple[LabelColumn, ...]
+    fallback_metrics: tuple[FallbackMetric, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> InterfaceProfile:
-        names = [m.name for m in (*self.metrics, *self.cached_metrics)]
+        names = [m.name for m in (*self.metrics, *self.cached_metrics, *self.fallback_metrics)]
         names += [label.name for label in self.labels]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"names used twice: {sorted(dupes)}")
         if self.status_column not in {m.oid for m in self.metrics}:
             raise ValueError("status_column must be one of the polled metrics")
+        polled = {m.name for m in self.metrics}
+        for fb in self.fallback_metrics:
+            if fb.replaces not in polled:
+                raise ValueError(f"{fb.name}: replaces {fb.replaces!r}, not a polled metric")
         return self
 
 
@@ -86,7 +99,10 @@ class VendorMetric(_Strict):
     index_label: LabelName = "index"
     scale: float = 1.0
     multiply_by: Oid | None = None  # e.g. hrStorageAllocationUnits, same index
+    divide_by: Oid | None = None  # e.g. hrStorageSize: a ratio of two columns
     label_columns: dict[LabelName, Oid] = {}
+    # only the rows whose column (same index) has this value, e.g. hrStorageType = hrStorageRam
+    where: dict[Oid, str] = {}
 
     @model_validator(mode="after")
     def _own_labels(self) -> VendorMetric:
@@ -101,9 +117,9 @@ class VendorMetric(_Strict):
 
     def columns(self) -> list[str]:
         out = [self.oid]
-        if self.multiply_by:
-            out.append(self.multiply_by)
+        out += [c for c in (self.multiply_by, self.divide_by) if c]
         out.extend(self.label_columns.values())
+        out.extend(self.where)
         return out
 
 

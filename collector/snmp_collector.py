@@ -6,6 +6,10 @@ tables. The label columns (ifName, ifDescr, ifAlias) and slow gauges (ifHighSpee
 are refreshed hourly, after a reboot (sysUpTime went backwards, and not by wrapping at 2**32
 TimeTicks, every ~497 days), or when ifNumber or ifTableLastChange change: the peers' pain
 point "no caching of ifName/ifAlias".
+
+Not every agent has every object: without sysUpTime a device is still up (reboots are then
+seen only as counter resets); without ifXTable the 32-bit ifInOctets/ifOutOctets are polled
+(``fallback_metrics`` in the profiles) for the interfaces that lack the 64-bit counters.
 """
 
 from __future__ import annotations
@@ -45,15 +49,16 @@ TransportFactory = Callable[[Target], SnmpTransport]
 @dataclass(slots=True)
 class _Cache:
     fetched_at: float
-    uptime: int
+    uptime: int | None
     if_number: int | None
     if_table_last_change: int | None
     labels: dict[str, dict[str, str]]
     cached: dict[str, dict[str, int]]
     by_name: dict[str, str] = field(default_factory=dict)  # ifName -> ifIndex
-    # link interfaces: ifIndex -> (when, ifHCInOctets, ifHCOutOctets) of the previous poll
-    previous: dict[str, tuple[float, int, int]] = field(default_factory=dict)
+    # link interfaces: ifIndex -> (when, in octets, out octets, counter bits) of the last poll
+    previous: dict[str, tuple[float, int, int, int]] = field(default_factory=dict)
     uptime_at: float = 0.0  # collector clock when ``uptime`` was read
+    fallback: bool = False  # some interface needs the 32-bit fallback columns
 
 
 def _int(name: str, value: Value) -> int:
@@ -92,6 +97,7 @@ class SnmpCollector:
         *,
         clock: Callable[[], float] = time.monotonic,
         cache_ttl: float = CACHE_TTL,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.profiles = profiles
         self._transport_for = transport_for
@@ -99,11 +105,14 @@ class SnmpCollector:
         self._probe_transports: dict[str, tuple[Target, SnmpTransport]] = {}
         self._caches: dict[str, _Cache] = {}
         self._clock = clock
+        self._wall = wall
         self._cache_ttl = cache_ttl
         ifp = profiles.interfaces
         self._metric_oids = {m.oid: m.name for m in ifp.metrics}
         self._cached_oids = {m.oid: m.name for m in ifp.cached_metrics}
         self._label_oids = {lc.oid: lc.name for lc in ifp.labels}
+        self._fallback_oids = {m.oid: (m.name, m.replaces) for m in ifp.fallback_metrics}
+        self._fallback_for = {m.replaces: (m.name, m.bits) for m in ifp.fallback_metrics}
 
     def transport(self, target: Target) -> SnmpTransport:
         # A changed target (address, credentials) gets a new transport; the cache survives.
@@ -155,7 +164,7 @@ class SnmpCollector:
     def _stale(
         self,
         cache: _Cache | None,
-        uptime: int,
+        uptime: int | None,
         if_number: int | None,
         iflc: int | None,
         now: float,
@@ -163,8 +172,11 @@ class SnmpCollector:
         """(refresh the cache?, did the device reboot?)"""
         if cache is None:
             return True, False
-        rebooted = uptime < cache.uptime and not _uptime_wrapped(
-            cache.uptime, cache.uptime_at, uptime, now
+        rebooted = (
+            uptime is not None
+            and cache.uptime is not None
+            and uptime < cache.uptime
+            and not _uptime_wrapped(cache.uptime, cache.uptime_at, uptime, now)
         )
         stale = (
             rebooted
@@ -183,12 +195,11 @@ class SnmpCollector:
         varbinds = len(answers)
         system: dict[str, int | str] = {}
         for name, (_, value) in zip(names, answers, strict=True):
-            if isinstance(value, Missing):
-                if name == "sysUpTime":
-                    raise SnmpNoSuchObject(f"sysUpTime.0: {value.value}")
-                continue
-            system[name] = value
-        uptime = _int("sysUpTime", system["sysUpTime"])
+            if not isinstance(value, Missing):
+                system[name] = value
+        if not system:  # nothing in view: a misconfigured agent, not a device to call up
+            raise SnmpNoSuchObject("no system object answered (sysUpTime.0, sysName.0, ...)")
+        uptime = _int("sysUpTime", system["sysUpTime"]) if "sysUpTime" in system else None
         if_number = _int("ifNumber", system["ifNumber"]) if "ifNumber" in system else None
         iflc = (
             _int("ifTableLastChange", system["ifTableLastChange"])
@@ -202,19 +213,36 @@ class SnmpCollector:
         columns = list(self._metric_oids)
         if stale:
             columns += list(self._cached_oids) + list(self._label_oids)
+        if stale or cache is None or cache.fallback:
+            columns += list(self._fallback_oids)
         table = await transport.walk(columns)
+        counters_at = self._wall()  # the counters' sample timestamp in the exposition
         varbinds += sum(len(rows) for rows in table.values())
 
         values: dict[str, dict[str, int]] = {}
         for oid, name in self._metric_oids.items():
             rows = table.get(oid, {})
             values[name] = {i: _int(name, v) for i, v in rows.items() if not isinstance(v, Missing)}
+        fallback = False
+        for oid, (name, replaces) in self._fallback_oids.items():
+            have = values.get(replaces, {})
+            older = {
+                i: _int(name, v)
+                for i, v in table.get(oid, {}).items()
+                if i not in have and not isinstance(v, Missing)
+            }
+            if older:
+                values[name] = older
+                fallback = True
         if stale or cache is None:
             labels: dict[str, dict[str, str]] = {}
             for oid, name in self._label_oids.items():
                 for index, v in table.get(oid, {}).items():
                     if not isinstance(v, Missing):
                         labels.setdefault(index, {})[name] = str(v)
+            for lab in labels.values():  # no ifXTable: ifDescr is the interface's name
+                if "ifName" not in lab and "ifDescr" in lab:
+                    lab["ifName"] = lab["ifDescr"]
             cached = {
                 name: {
                     i: _int(name, v)
@@ -231,6 +259,8 @@ class SnmpCollector:
         else:
             cache.uptime = uptime
             cache.uptime_at = read_at
+        if stale or cache.fallback:
+            cache.fallback = fallback
         indexes: set[str] = set(cache.labels)
         for metric_rows in values.values():
             indexes.update(metric_rows)
@@ -259,6 +289,7 @@ class SnmpCollector:
             rebooted=rebooted,
             labels_refreshed=stale,
             rates=rates,
+            counters_at=counters_at,
         )
 
     def _link_rates(
@@ -266,25 +297,33 @@ class SnmpCollector:
     ) -> dict[str, tuple[float | None, float | None]]:
         """Bits/s of the link interfaces since the previous poll (wrap- and reboot-safe)."""
         now = self._clock()
-        rx, tx = values.get("ifHCInOctets", {}), values.get("ifHCOutOctets", {})
+        hc_rx, hc_tx = values.get("ifHCInOctets", {}), values.get("ifHCOutOctets", {})
+        rx_fb, rx_bits = self._fallback_for.get("ifHCInOctets", ("", 32))
+        tx_fb, tx_bits = self._fallback_for.get("ifHCOutOctets", ("", 32))
         speeds = cache.cached.get("ifHighSpeed", {})
         out: dict[str, tuple[float | None, float | None]] = {}
-        current: dict[str, tuple[float, int, int]] = {}
+        current: dict[str, tuple[float, int, int, int]] = {}
         for name in target.uplinks:
             index = cache.by_name.get(name)
-            if index is None or index not in rx or index not in tx:
+            if index is None:
                 continue
-            current[index] = (now, rx[index], tx[index])
+            if index in hc_rx and index in hc_tx:
+                bits, rx, tx = 64, hc_rx[index], hc_tx[index]
+            elif index in values.get(rx_fb, {}) and index in values.get(tx_fb, {}):
+                bits, rx, tx = min(rx_bits, tx_bits), values[rx_fb][index], values[tx_fb][index]
+            else:
+                continue
+            current[index] = (now, rx, tx, bits)
             prev = cache.previous.get(index)
-            if prev is None:
+            if prev is None or prev[3] != bits:
                 continue
             seconds = now - prev[0]
             speed = speeds.get(index)
             # a rate above twice the line speed is a counter glitch, not traffic
             ceiling = speed * 2e6 if speed else None
             out[index] = (
-                _bits(rate(prev[1], rx[index], seconds, rebooted=rebooted), ceiling),
-                _bits(rate(prev[2], tx[index], seconds, rebooted=rebooted), ceiling),
+                _bits(rate(prev[1], rx, seconds, bits=bits, rebooted=rebooted), ceiling),
+                _bits(rate(prev[2], tx, seconds, bits=bits, rebooted=rebooted), ceiling),
             )
         cache.previous = current
         return out
@@ -296,9 +335,13 @@ class SnmpCollector:
         for metric in self.profiles.vendor_metrics(platform):
             rows = vtable.get(metric.oid, {})
             factors = vtable.get(metric.multiply_by, {}) if metric.multiply_by else {}
+            divisors = vtable.get(metric.divide_by, {}) if metric.divide_by else {}
             for index in sorted(rows, key=_index_order):
                 raw = rows[index]
-                if isinstance(raw, Missing):
+                if isinstance(raw, Missing) or not all(
+                    str(vtable.get(column, {}).get(index)) == want
+                    for column, want in metric.where.items()
+                ):
                     continue
                 value = float(_int(metric.name, raw)) * metric.scale
                 if metric.multiply_by:
@@ -306,6 +349,11 @@ class SnmpCollector:
                     if not isinstance(factor, int):
                         continue
                     value *= factor
+                if metric.divide_by:
+                    divisor = divisors.get(index)
+                    if not isinstance(divisor, int) or divisor <= 0:
+                        continue
+                    value /= divisor
                 labels = [(metric.index_label, index)]
                 for label, column in metric.label_columns.items():
                     lv = vtable.get(column, {}).get(index)

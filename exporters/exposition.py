@@ -34,7 +34,7 @@ def render_text(families: Iterable[Family]) -> bytes:
     out: list[str] = []
     append = out.append
     for fam in families:
-        if not fam.samples and not any(rows for _, rows in fam.blocks):
+        if not fam.samples and not any(rows for _, rows, _ in fam.blocks):
             continue
         help_ = fam.help.replace("\\", "\\\\").replace("\n", "\\n")
         append(f"# HELP {fam.name} {help_}\n# TYPE {fam.name} {fam.type}\n")
@@ -45,12 +45,12 @@ def render_text(families: Iterable[Family]) -> bytes:
                 for ls, v in fam.samples
             ]
         )
-        for per_if, rows in fam.blocks:
+        for per_if, rows, ts in fam.blocks:
             try:  # interface values are ints: no per-sample type test
-                out.extend([f"{name}{per_if[i].text} {v}\n" for i, v in rows.items()])
+                out.extend([f"{name}{per_if[i].text} {v}{ts}\n" for i, v in rows.items()])
             except KeyError:  # an ifIndex the label cache does not know yet
                 out.extend(
-                    [f"{name}{per_if[i].text} {v}\n" for i, v in rows.items() if i in per_if]
+                    [f"{name}{per_if[i].text} {v}{ts}\n" for i, v in rows.items() if i in per_if]
                 )
     return "".join(out).encode()
 

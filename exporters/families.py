@@ -39,18 +39,19 @@ class LabelSet:
 @dataclass(slots=True)
 class Family:
     """A metric family. Interface families keep their rows per device in ``blocks``
-    ({ifIndex: labels}, {ifIndex: value}) so the text renderer can write them without
-    building a tuple per sample; ``all_samples()`` gives everything as pairs."""
+    ({ifIndex: labels}, {ifIndex: value}, stamp) so the text renderer can write them without
+    building a tuple per sample; ``all_samples()`` gives everything as pairs. ``stamp`` is
+    ``" <unix ms>"`` (the exposition's sample timestamp) or ``""``."""
 
     name: str
     type: str  # counter | gauge | untyped
     help: str
     samples: list[tuple[LabelSet, float | int]] = field(default_factory=list)
-    blocks: list[tuple[dict[str, LabelSet], dict[str, int]]] = field(default_factory=list)
+    blocks: list[tuple[dict[str, LabelSet], dict[str, int], str]] = field(default_factory=list)
 
     def all_samples(self) -> list[tuple[LabelSet, float | int]]:
         out = list(self.samples)
-        for per_if, rows in self.blocks:
+        for per_if, rows, _ in self.blocks:
             out.extend([(per_if[i], v) for i, v in rows.items() if i in per_if])
         return out
 
@@ -77,7 +78,7 @@ class FamilyBuilder:
     def __init__(self, profiles: Profiles) -> None:
         self.profiles = profiles
         ifp = profiles.interfaces
-        self._if_metrics = [(m.name, m.type, m.help) for m in ifp.metrics]
+        self._if_metrics = [(m.name, m.type, m.help) for m in (*ifp.metrics, *ifp.fallback_metrics)]
         self._if_cached = [(m.name, m.type, m.help) for m in ifp.cached_metrics]
         self._label_names = [lc.name for lc in ifp.labels]
         self._status_name = next(m.name for m in ifp.metrics if m.oid == ifp.status_column)
@@ -254,8 +255,19 @@ class FamilyBuilder:
         yield from self._own(states, stats, reload)
 
     def _tables(self, live: list[tuple[DeviceState, _DeviceLabels]]) -> Iterator[Family]:
-        """IF-MIB (snmp_exporter names), link rates, sysUpTime and vendor tables."""
+        """IF-MIB (snmp_exporter names), link rates, sysUpTime and vendor tables.
+
+        Counters carry the time the poll read them as the sample timestamp: a
+        Prometheus scraping more often than netmon polls then sees each reading once, at the
+        time it was true, so ``rate()`` agrees with the device (see netmon/rate_window.py).
+        Gauges carry none: the fast status poll updates ifOperStatus between polls, and a
+        series that stops must go stale at once."""
         # --- IF-MIB, snmp_exporter names ---
+        stamps = {}
+        for s, _ in live:
+            at = s.last.counters_at or s.last_success  # type: ignore[union-attr]
+            if at:
+                stamps[id(s)] = f" {int(at * 1000)}"
         for name, typ, help_ in self._if_metrics:
             fam = Family(name, typ, help_)
             for s, dl in live:
@@ -266,7 +278,8 @@ class FamilyBuilder:
                 per_if = dl.per_if
                 if name == self._status_name and s.status_overlay:
                     rows = {**rows, **{i: v for i, v in s.status_overlay.items() if i in rows}}
-                fam.blocks.append((per_if, rows))
+                stamp = stamps.get(id(s), "") if typ == "counter" else ""
+                fam.blocks.append((per_if, rows, stamp))
             yield fam
         for name, typ, help_ in self._if_cached:
             fam = Family(name, typ, help_)
@@ -274,7 +287,7 @@ class FamilyBuilder:
                 table = s.last.interfaces  # type: ignore[union-attr]
                 if table is None:
                     continue
-                fam.blocks.append((dl.per_if, table.cached.get(name, {})))
+                fam.blocks.append((dl.per_if, table.cached.get(name, {}), ""))
             yield fam
 
         for pos, name, help_ in (

@@ -3,6 +3,9 @@
 One target per province (``/province/NN/metrics``) so Prometheus scrapes the backbone in
 parallel slices, each with its own ``instance``, plus one target for the collector's own
 metrics (``/collector/metrics``). ``deploy/prometheus/scrape-netmon.yml`` is this output.
+
+``honor_timestamps`` keeps the poll time netmon stamps on counters (``netmon/rate_window.py``):
+scraping every 30 s keeps states fresh while ``rate()`` sees each 60 s poll exactly once.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def scrape_config(
         f"  - job_name: {job}",
         f"    scrape_interval: {interval}",
         f"    scrape_timeout: {timeout}",
+        "    honor_timestamps: true  # counters carry the time of the poll that read them",
         *(auth.lines() if auth else []),
         "    static_configs:",
     ]

@@ -301,7 +301,10 @@ class Service:
             fams = self.families.families(
                 self.states(), self.scheduler.stats(), self.reload_status, per_device=False
             )
-            return render_text([*fams, *self.plumbing_families()])
+            # maintenance windows belong to no province slice: the generated scrape config
+            # reads them here (the dashboards' "Suppressed now" needs them)
+            maint = maintenance_families(self.maintenance, time.time())
+            return render_text([*fams, *maint, *self.plumbing_families()])
         states = self.states(None if province == HEALTH else province)
         labels = self.families.base_labels(states)
         state = state_families(self.state, labels)

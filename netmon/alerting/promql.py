@@ -44,6 +44,18 @@ class RulesContext:
         return max(300.0, 5 * self.poll_interval)
 
     @property
+    def rate_offset(self) -> float:
+        """Counter samples carry their poll's time and reach Prometheus a scrape later: a rate
+        evaluated one offset back has every sample of its window (``netmon/rate_window.py``)."""
+        from netmon.rate_window import rate_offset_seconds
+
+        return float(rate_offset_seconds())
+
+    def counter_range(self) -> str:
+        """``[5m] offset 1m`` (scaled): the range of every rate() over a polled counter."""
+        return f"[{self.d(self.rate_window)}] offset {self.d(self.rate_offset)}"
+
+    @property
     def stale_after(self) -> float:
         """A device that is up but has had no successful full poll for three intervals."""
         return 3 * self.poll_interval

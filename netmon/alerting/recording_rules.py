@@ -31,7 +31,7 @@ def _direction(expr: str, direction: str) -> str:
 
 
 def recording_groups(ctx: RulesContext) -> list[dict[str, Any]]:
-    w = ctx.d(ctx.rate_window)
+    r = ctx.counter_range()
     speed = "max by (link) (netmon_link_speed_bits_per_second)"
     capacity = (
         '(ifHighSpeed{link!=""} > 0) * 1000000\n'
@@ -51,7 +51,7 @@ def recording_groups(ctx: RulesContext) -> list[dict[str, Any]]:
     )
     errors = "\nor\n".join(
         _direction(
-            f"rate({err}[{w}])\n    / ((rate({err}[{w}]) + rate({pkts}[{w}])) > 1)",
+            f"rate({err}{r})\n    / ((rate({err}{r}) + rate({pkts}{r})) > 1)",
             d,
         )
         for d, err, pkts in (

@@ -291,6 +291,8 @@ class SimDevice:
 
         if kind == "text":
             return ber.encode_octets(str(arg).encode())
+        if kind == "oid":
+            return ber.encode_oid(tuple(int(x) for x in str(arg).split(".")))
         if kind == "int":
             return num(int(arg))  # type: ignore[call-overload]
         if kind == "cpu":

@@ -4,8 +4,8 @@ vendor health objects (CPU, memory, temperature). Data, not code: the MIB builde
 Health objects are ``(oid, kind, tag, arg)`` where kind is one of ``cpu`` (percent), ``mem_used``
 and ``mem_free`` (bytes, arg = pool total), ``mem_pct`` (percent), ``mem_used_units`` /
 ``mem_total_units`` (HOST-RESOURCES allocation units of 1 KiB, arg = total KiB), ``temp``
-(degrees C), ``temp_deci`` (tenths of a degree C), ``text`` (arg = a string) and ``int``
-(arg = a constant).
+(degrees C), ``temp_deci`` (tenths of a degree C), ``text`` (arg = a string), ``oid`` (arg = a
+dotted OID) and ``int`` (arg = a constant).
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ _JUNIPER_HEALTH: tuple[Health, ...] = (
 
 _HR_MEM_KIB = 1_048_576
 _HOST_RESOURCES: tuple[Health, ...] = (
-    # HOST-RESOURCES-MIB hrProcessorLoad, hrStorageDescr/AllocationUnits/Size/Used (RAM 65536).
+    # HOST-RESOURCES-MIB hrProcessorLoad, hrStorageType/Descr/AllocationUnits/Size/Used (RAM
+    # 65536, hrStorageRam, as RouterOS numbers it).
+    (_o("1.3.6.1.2.1.25.2.3.1.2.65536"), "oid", ber.OBJECT_IDENTIFIER, "1.3.6.1.2.1.25.2.1.2"),
     (_o("1.3.6.1.2.1.25.2.3.1.3.65536"), "text", _S, "main memory"),
     (_o("1.3.6.1.2.1.25.2.3.1.4.65536"), "int", _I, 1024),
     (_o("1.3.6.1.2.1.25.2.3.1.5.65536"), "mem_total_units", _I, _HR_MEM_KIB),

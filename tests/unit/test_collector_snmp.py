@@ -135,12 +135,89 @@ def test_garbage_counter_value_is_a_garbage_error() -> None:
         poll(col)
 
 
-def test_missing_sysuptime_is_no_such_object() -> None:
+def test_an_agent_without_sysuptime_is_up_and_reboots_show_as_counter_resets() -> None:
     data = device_data({1: "Gi0/1"})
     del data["1.3.6.1.2.1.1.3.0"]
+    col, fake, clock = make(data)  # type: ignore[arg-type]
+    t = target(uplinks=("Gi0/1",))
+    res = poll(col, t)
+    assert res.ok and "sysUpTime" not in res.system and res.interfaces is not None
+    clock.now += 10
+    fake.data[f"{HCIN}.1"] = 5 + 1250
+    assert poll(col, t).rates == {"1": (1000.0, 0.0)}
+    clock.now += 10
+    fake.data[f"{HCIN}.1"] = 3  # went backwards: no rate, not a negative one
+    res = poll(col, t)
+    assert not res.rebooted and res.rates["1"][0] is None
+
+
+def test_an_agent_with_no_system_object_in_view_is_no_such_object() -> None:
+    data = {
+        k: v for k, v in device_data({1: "Gi0/1"}).items() if not k.startswith("1.3.6.1.2.1.1.")
+    }
+    for scalar in ("1.3.6.1.2.1.2.1.0", "1.3.6.1.2.1.31.1.5.0"):
+        del data[scalar]
     col, _, _ = make(data)  # type: ignore[arg-type]
     with pytest.raises(SnmpNoSuchObject):
         poll(col)
+
+
+def _without_ifxtable(data: dict[str, object]) -> dict[str, object]:
+    """An older agent: no ifXTable (1.3.6.1.2.1.31.1.1), 32-bit ifInOctets/ifOutOctets."""
+    out = {k: v for k, v in data.items() if not k.startswith("1.3.6.1.2.1.31.1.1.")}
+    for key in [k for k in out if k.startswith("1.3.6.1.2.1.2.2.1.2.")]:
+        index = key.rsplit(".", 1)[1]
+        out[f"1.3.6.1.2.1.2.2.1.10.{index}"] = 100 * int(index)
+        out[f"1.3.6.1.2.1.2.2.1.16.{index}"] = 200 * int(index)
+    return out
+
+
+def test_agents_without_ifxtable_get_32_bit_octet_counters_and_link_rates() -> None:
+    data = _without_ifxtable(device_data({1: "Gi0/1", 2: "Gi0/2"}))  # type: ignore[arg-type]
+    col, fake, clock = make(data)
+    t = target(uplinks=("Gi0/2 descr",))  # no ifName without ifXTable: ifDescr is not a name
+    res = poll(col, t)
+    table = res.interfaces
+    assert table is not None
+    assert "ifHCInOctets" not in table.values or not table.values["ifHCInOctets"]
+    assert table.values["ifInOctets"] == {"1": 100, "2": 200}
+    assert table.values["ifOutOctets"] == {"1": 200, "2": 400}
+    # the fallback keeps being polled on every poll, not only when the cache is refreshed
+    clock.now += 10
+    fake.data["1.3.6.1.2.1.2.2.1.10.1"] = 2**32 - 50  # ...and a 32-bit wrap next
+    res = poll(col, t)
+    assert res.interfaces is not None and res.interfaces.values["ifInOctets"]["1"] == 2**32 - 50
+    assert not res.labels_refreshed
+
+
+def test_32_bit_link_rates_wrap_at_2_32() -> None:
+    data = _without_ifxtable(device_data({1: "Gi0/1"}))  # type: ignore[arg-type]
+    data["1.3.6.1.2.1.31.1.1.1.1.1"] = "Gi0/1"  # ifName kept, counters 32-bit only
+    col, fake, clock = make(data)
+    t = target(uplinks=("Gi0/1",))
+    fake.data["1.3.6.1.2.1.2.2.1.10.1"] = 2**32 - 250
+    poll(col, t)
+    clock.now += 10
+    fake.data["1.3.6.1.2.1.2.2.1.10.1"] = 1000  # wrapped: +1250 octets in 10 s
+    assert poll(col, t).rates["1"][0] == 1000.0
+
+
+def test_devices_with_ifxtable_do_not_export_the_32_bit_counters() -> None:
+    col, fake, _ = make(device_data({1: "Gi0/1"}))  # type: ignore[arg-type]
+    fake.data["1.3.6.1.2.1.2.2.1.10.1"] = 7  # the agent has both, as most do
+    walks: list[list[str]] = []
+    walk = fake.walk
+
+    async def recording(columns: list[str]) -> dict[str, dict[str, object]]:
+        walks.append(list(columns))
+        return await walk(columns)  # type: ignore[return-value]
+
+    fake.walk = recording  # type: ignore[assignment,method-assign]
+    res = poll(col)
+    assert res.interfaces is not None and "ifInOctets" not in res.interfaces.values
+    assert "1.3.6.1.2.1.2.2.1.10" in walks[0]  # asked once, when the cache is built...
+    poll(col)
+    assert all("1.3.6.1.2.1.2.2.1.10" not in w for w in walks[2:])  # ...not on every poll
 
 
 def test_optional_scalars_may_be_missing() -> None:
@@ -165,21 +242,50 @@ def test_status_poll_asks_only_link_interfaces_after_the_first_poll() -> None:
     assert res is not None and res.oper_status == {}
 
 
-def test_host_resources_storage_is_scaled_by_allocation_units() -> None:
+def test_host_resources_storage_and_memory_apply_to_mikrotik() -> None:
     data = device_data({1: "eth0"})
-    data.update(
-        {
-            "1.3.6.1.2.1.25.2.3.1.3.1": "Physical memory",
-            "1.3.6.1.2.1.25.2.3.1.4.1": 1024,
-            "1.3.6.1.2.1.25.2.3.1.5.1": 100,
-            "1.3.6.1.2.1.25.2.3.1.6.1": 40,
-        }
-    )
+    ram, disk = "1.3.6.1.2.1.25.2.1.2", "1.3.6.1.2.1.25.2.1.4"
+    for index, kind, descr, size, used in (
+        (65536, ram, "main memory", 100, 40),
+        (131072, disk, "system disk", 200, 50),
+    ):
+        data.update(
+            {
+                f"1.3.6.1.2.1.25.2.3.1.2.{index}": kind,
+                f"1.3.6.1.2.1.25.2.3.1.3.{index}": descr,
+                f"1.3.6.1.2.1.25.2.3.1.4.{index}": 1024,
+                f"1.3.6.1.2.1.25.2.3.1.5.{index}": size,
+                f"1.3.6.1.2.1.25.2.3.1.6.{index}": used,
+            }
+        )
+    data["1.3.6.1.2.1.25.3.3.1.2.1"] = 12
+    data["1.3.6.1.4.1.14988.1.1.3.10.0"] = 415
     col, _, _ = make(data)  # type: ignore[arg-type]
-    res = poll(col, target(platform="linux_host"))
-    used = [v for v in res.vendor if v.name == "netmon_storage_used_bytes"]
-    assert used[0].value == 40 * 1024
-    assert used[0].labels == (("storage", "1"), ("storage_descr", "Physical memory"))
+    res = poll(col, target(platform="mikrotik_routeros"))
+    by = {(v.name, v.labels[0][1]): v for v in res.vendor}
+    assert by["netmon_storage_used_bytes", "65536"].value == 40 * 1024
+    assert by["netmon_storage_used_bytes", "65536"].labels == (
+        ("storage", "65536"),
+        ("storage_descr", "main memory"),
+    )
+    assert by["netmon_storage_size_bytes", "131072"].value == 200 * 1024
+    # memory: only the hrStorageRam row
+    assert by["netmon_memory_used_bytes", "65536"].value == 40 * 1024
+    assert by["netmon_memory_usage_ratio", "65536"].value == pytest.approx(0.4)
+    assert ("netmon_memory_used_bytes", "131072") not in by
+    assert by["netmon_cpu_usage_ratio", "1"].value == pytest.approx(0.12)
+    assert by["netmon_temperature_celsius", "0"].value == pytest.approx(41.5)
+    assert len([v for v in res.vendor if v.name == "netmon_cpu_usage_ratio"]) == 1
+
+
+def test_every_inventory_platform_gets_cpu_memory_and_temperature() -> None:
+    from netmon.inventory.model import Platform
+
+    for platform in Platform:
+        names = {m.name for m in PROFILES.vendor_metrics(platform.value)}
+        assert "netmon_cpu_usage_ratio" in names, platform
+        assert "netmon_temperature_celsius" in names, platform
+        assert names & {"netmon_memory_usage_ratio", "netmon_memory_used_bytes"}, platform
 
 
 def test_profiles_load_strictly_with_file_and_line(tmp_path: Path) -> None:
@@ -209,8 +315,8 @@ def test_profiles_load_strictly_with_file_and_line(tmp_path: Path) -> None:
 def test_adding_a_vendor_is_a_data_change(tmp_path: Path) -> None:
     text = Path("collector/profiles.yaml").read_text()
     extra = text.replace(
-        "  mikrotik_routeros: [mikrotik]",
-        "  mikrotik_routeros: [mikrotik, acme]",
+        "  mikrotik_routeros: [mikrotik, host_resources]",
+        "  mikrotik_routeros: [mikrotik, host_resources, acme]",
     ).replace(
         "vendors:\n",
         "vendors:\n  acme:\n    - {name: netmon_fan_speed_rpm, oid: 1.3.6.1.4.1.99999.1, "

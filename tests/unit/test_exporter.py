@@ -51,7 +51,7 @@ def text_of(sched: Scheduler, fb: FamilyBuilder, states: list[DeviceState] | Non
     return render_text(fb.families(st, sched.stats(), reload)).decode()
 
 
-_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$")
+_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)( -?\d+)?$")  # value [timestamp]
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
@@ -70,6 +70,25 @@ def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
         }
         out.setdefault(m.group(1), []).append((labels, float(m.group(3))))
     return out
+
+
+def test_counters_carry_the_poll_time_and_gauges_none() -> None:
+    sched, fb = snapshot({"d1001-edge1": device_data({1: "Gi0/1"})})
+    state = sched.states["d1001-edge1"]
+    assert state.last is not None
+    read = state.last.counters_at
+    assert 0 < read <= state.last_success  # read during the poll, before it ended
+    want = f" {int(read * 1000)}"
+    lines = text_of(sched, fb).splitlines()
+    for name, stamped in (
+        ("ifHCInOctets", True),
+        ("ifInErrors", True),
+        ("ifOperStatus", False),
+        ("ifHighSpeed", False),
+        ("netmon_device_polls_total", False),
+    ):
+        line = next(x for x in lines if x.startswith(name + "{"))
+        assert line.endswith(want) == stamped, line
 
 
 def test_if_mib_names_labels_and_types_match_snmp_exporter() -> None:
