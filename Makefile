@@ -1,6 +1,6 @@
 # The two commands a new user needs: `make demo` (the main job on the simulated backbone) and
 # `make test` (lint, types, unit and integration tests). Both set up what they need first.
-.PHONY: demo test lint unit integration bench setup lock deb deb-test
+.PHONY: demo test lint unit integration bench fuzz setup lock deb deb-test
 
 VENV := .venv/bin
 
@@ -44,3 +44,6 @@ deb:
 # `make test`: it takes minutes (5 on a loaded 2-core box) and installs a system package.
 deb-test: setup
 	NETMON_DEB_TEST=1 $(VENV)/pytest -q tests/integration/test_deb.py
+
+fuzz: setup
+	$(VENV)/python -m bench.fuzz --inputs 1000000

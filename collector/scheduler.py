@@ -90,6 +90,9 @@ class _Slot:
     full_ok: bool = False
     status_ok: bool = True
     dead: bool = False  # the last probe got no answer
+    # The spread start-up poll can land just before the device's phase, so its first regular
+    # poll comes due while it still runs: that one overlap is no overrun, not a skip to count.
+    forgive_overlap: bool = False
 
 
 class Scheduler:
@@ -222,8 +225,12 @@ class Scheduler:
                     state.suspended += 1  # known dead: the probe tells when it is back
                     continue
                 if slot.full_task is not None and not slot.full_task.done():
-                    state.skipped += 1
+                    if slot.forgive_overlap:
+                        slot.forgive_overlap = False
+                    else:
+                        state.skipped += 1
                     continue
+                slot.forgive_overlap = slot.full_task is None and self._startup_window > 0
                 slot.full_task = asyncio.create_task(self._full(name, generation, due))
             elif kind == STATUS:
                 if slot.dead:

@@ -24,6 +24,7 @@ import socket
 from dataclasses import dataclass, fields
 from typing import cast
 
+from collector.socket_drops import receive_drops
 from collector.transport import SnmpGarbage, SnmpTimeout, SnmpTransportError
 from netmon.errors import ConfigError
 from netmon.snmp import ber
@@ -160,6 +161,14 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
             return None
         host, port = self._transport.get_extra_info("sockname")[:2]
         return str(host), int(port)
+
+    @property
+    def receive_drops(self) -> int | None:
+        """Datagrams the kernel dropped on this socket (receive buffer full)."""
+        if self._transport is None:
+            return None
+        sock = self._transport.get_extra_info("socket")
+        return receive_drops(sock) if sock is not None else None
 
     @property
     def outstanding(self) -> int:

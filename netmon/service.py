@@ -36,6 +36,7 @@ from exporters.http import HEALTH, SELF, MetricsServer
 from exporters.noc_page import NocPage
 from exporters.state_api import state_json
 from exporters.state_families import maintenance_families, state_families
+from exporters.web_config import WebConfig
 from netmon.errors import ConfigError, InventoryError
 from netmon.event_wiring import EventOptions, EventWiring
 from netmon.inventory.model import Inventory
@@ -47,6 +48,7 @@ from netmon.state_feed import StateFeed
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 2.0
+FULL_CHECK_INTERVAL = 300.0  # a full reload even when no file seems changed
 MAINTENANCE_FILE = "maintenance.yaml"
 TICK_INTERVAL = 1.0  # maintenance windows and hold timeouts are re-evaluated this often
 
@@ -66,16 +68,20 @@ def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
     return make
 
 
-UNREADABLE = (("<unreadable>", 0, 0),)
+Signature = tuple[tuple[str | int, ...], ...]
+UNREADABLE: Signature = (("<unreadable>", 0, 0),)
 
 
-def inventory_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
-    """What changes when an admin edits, adds or removes an inventory file.
+def inventory_signature(path: Path) -> Signature:
+    """What changes when an admin edits, adds, removes or breaks an inventory file.
 
+    Everything ``check`` would notice: contents (mtime, size), permissions (mode, ctime:
+    ``chmod 000`` changes neither mtime nor size), a replaced file (inode), and an entry that
+    cannot be stat'ed (a dangling or self-pointing symlink), which counts as a change too.
     A directory that vanishes mid-scan (a ConfigMap's symlink swap, an `rm -rf && cp -r`
     deploy) gives UNREADABLE rather than an exception: the next scan reads it again.
     """
-    out = []
+    out: list[tuple[str | int, ...]] = []
     try:
         files = sorted(path.rglob("*.yaml"))
     except OSError:
@@ -83,9 +89,10 @@ def inventory_signature(path: Path) -> tuple[tuple[str, int, int], ...]:
     for f in files:
         try:
             st = f.stat()
-        except OSError:
+        except OSError as exc:
+            out.append((str(f), "unreadable", exc.errno or 0))
             continue
-        out.append((str(f), st.st_mtime_ns, st.st_size))
+        out.append((str(f), st.st_mtime_ns, st.st_size, st.st_mode, st.st_ctime_ns, st.st_ino))
     return tuple(out)
 
 
@@ -109,8 +116,10 @@ class Service:
         profiles: Profiles | None = None,
         load: Callable[[Path], Inventory] | None = None,
         watch_interval: float = WATCH_INTERVAL,
+        full_check_interval: float = FULL_CHECK_INTERVAL,
         transport: str = "fast",
         snmp_source: str | None = None,
+        web: WebConfig | None = None,
         probe_interval: float | None = None,
         shard: Shard | None = None,
         events: EventOptions | None = None,
@@ -147,15 +156,19 @@ class Service:
         self.inventory: Inventory | None = None
         self._load = load or _default_loader()
         self._watch_interval = watch_interval
+        self._full_check_interval = full_check_interval
+        self._last_full = time.monotonic()
         self._signature = inventory_signature(inventory_path)
         self._reload_requested = asyncio.Event()
         self.server: MetricsServer | None = None
+        self.web = web  # TLS / basic auth (exporters/web_config.py)
         self.noc: NocPage | None = None  # /noc, /noc/data, /noc/events
 
     # --- inventory ----------------------------------------------------------------------
 
     async def reload(self) -> bool:
         """Load the inventory and apply it; on error keep the last good one."""
+        self._last_full = time.monotonic()
         self._signature = await asyncio.to_thread(inventory_signature, self.inventory_path)
         try:
             inv = await asyncio.to_thread(self._load, self.inventory_path)
@@ -165,8 +178,9 @@ class Service:
             self._set_status(False, f"{len(exc.problems)} problem(s)")
             return False
         except Exception as exc:  # unreadable directory and the like
-            log.error("inventory: %s", exc)
-            self._set_status(False, str(exc))
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.error("inventory: cannot load %s: %s", self.inventory_path, what)
+            self._set_status(False, what)
             return False
         try:
             targets = targets_from_inventory(
@@ -284,6 +298,11 @@ class Service:
         if sig != self._signature:
             log.info("inventory: files changed, reloading")
             await self.reload()
+        elif time.monotonic() - self._last_full >= self._full_check_interval:
+            # What no stat shows (a file readable only as root losing its permissions on
+            # a network mount, say): the reload metric must not say success while the
+            # files on disk fail.
+            await self.reload()
 
     # --- exposition ---------------------------------------------------------------------
 
@@ -340,34 +359,18 @@ class Service:
                     [(LabelSet(()), st.socket_errors)],
                 )
             )
+            drops = self.endpoint.receive_drops
+            if drops is not None:
+                out.append(
+                    Family(
+                        "netmon_snmp_receive_buffer_drops_total",
+                        "counter",
+                        "Datagrams the kernel dropped: the SNMP socket's receive buffer was full.",
+                        [(LabelSet(()), drops)],
+                    )
+                )
         if self.server is not None:
-            srv = self.server
-            out.append(
-                Family(
-                    "netmon_http_connections",
-                    "gauge",
-                    "/metrics connections being served.",
-                    [(LabelSet(()), srv.active)],
-                )
-            )
-            out.append(
-                Family(
-                    "netmon_http_rejected_total",
-                    "counter",
-                    "Connections answered 503: too many at once.",
-                    [(LabelSet(()), srv.rejected)],
-                )
-            )
-            out.append(
-                Family(
-                    "netmon_http_write_timeouts_total",
-                    "counter",
-                    "Replies cut because the client stopped reading.",
-                    [(LabelSet(()), srv.write_timeouts)],
-                )
-            )
-        if self.noc is not None:
-            out.extend(self.noc.hub.families())
+            out.extend(self.server.families())
         return out
 
     # --- running ------------------------------------------------------------------------
@@ -391,6 +394,7 @@ class Service:
             self.render,
             routes={"/api/state": (self.render_state, "application/json"), **noc.routes()},
             streams=noc.streams(),
+            web=self.web,
         )
         try:
             bound = await server.start(host, port)
@@ -424,6 +428,8 @@ class Service:
 
 
 def _default_loader() -> Callable[[Path], Inventory]:
-    from netmon.inventory.loader import load_inventory
+    # In a child process with time and memory bounds: a huge or hostile edit neither holds
+    # the collector's GIL nor leaves its memory behind (netmon/inventory/isolated.py).
+    from netmon.inventory.isolated import load_isolated
 
-    return load_inventory
+    return load_isolated

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import sys
 from typing import Any
 
@@ -80,6 +81,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="control endpoint address (loopback)")
     p.add_argument("--control-port", type=int, default=9161, help="control endpoint port")
+    p.add_argument(
+        "--token",
+        default=os.environ.get("NETMON_CONTROL_TOKEN_REF"),
+        metavar="env:NAME|file:/path",
+        help="the simulator's control token, as a secret reference "
+        "(default $NETMON_CONTROL_TOKEN_REF)",
+    )
     acts = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, (help_, params) in _ACTIONS.items():
         a = acts.add_parser(name, help=help_, description=help_)
@@ -100,18 +108,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
-def request(host: str, port: int, body: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
+def request(
+    host: str, port: int, body: dict[str, Any] | None, token: str | None = None
+) -> tuple[int, dict[str, Any]]:
     """POST /action (or GET /status when ``body`` is None); returns (HTTP status, JSON)."""
     import urllib.error
     import urllib.request
 
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     if body is None:
-        req = urllib.request.Request(f"{url}/status")
+        req = urllib.request.Request(f"{url}/status", headers=headers)
     else:
         data = json.dumps(body).encode()
         req = urllib.request.Request(
-            f"{url}/action", data=data, headers={"Content-Type": "application/json"}
+            f"{url}/action", data=data, headers={"Content-Type": "application/json", **headers}
         )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -125,8 +136,22 @@ def run(args: argparse.Namespace) -> int:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:
         loopback = False
-    if not loopback:
-        print(f"netmon control: {args.host} is not a loopback address", file=sys.stderr)
+    token = None
+    if args.token is not None:
+        from netmon.errors import ConfigError
+        from netmon.inventory.secrets import resolve_secret
+
+        try:
+            token = resolve_secret(args.token)
+        except ConfigError as exc:
+            print(f"netmon control: {exc}", file=sys.stderr)
+            return 2
+    if not loopback and token is None:
+        print(
+            f"netmon control: {args.host} is not a loopback address (a training room's "
+            "simulator needs --token)",
+            file=sys.stderr,
+        )
         return 2
     action = args.action
     body: dict[str, Any] | None = None
@@ -140,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         if action == "clear" and args.device:
             body["device"] = args.device
     try:
-        status, result = request(args.host, args.control_port, body)
+        status, result = request(args.host, args.control_port, body, token)
     except OSError as exc:
         print(
             f"netmon control: no simulator control endpoint at {args.host}:{args.control_port}"

@@ -27,6 +27,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         nargs="?",
         help="inventory directory (default: $NETMON_INVENTORY or the repository's inventory/)",
     )
+    c.add_argument(
+        "--no-secrets",
+        action="store_true",
+        help="do not resolve env:/file: secret references (on a machine without the "
+        "service's environment and secret files, e.g. a review CI)",
+    )
     c.set_defaults(func=check)
     s = isub.add_parser(
         "show",
@@ -65,9 +71,13 @@ def _root(arg: str | None) -> Path:
 
 
 def _display(file: str) -> str:
-    """The path relative to the working directory when it lies below it."""
+    """The path relative to the working directory when it lies below it.
+
+    abspath, not resolve(): a self-pointing symlink made resolve() raise (RuntimeError in
+    3.11) while printing the very problem that reports it."""
     try:
-        return os.path.relpath(file) if Path(file).resolve().is_relative_to(Path.cwd()) else file
+        absolute = Path(os.path.abspath(file))
+        return os.path.relpath(absolute) if absolute.is_relative_to(Path.cwd()) else file
     except ValueError:
         return file
 
@@ -78,7 +88,7 @@ def check(args: argparse.Namespace) -> int:
 
     root = _root(args.path)
     try:
-        inv = load_inventory(root)
+        inv = load_inventory(root, check_secrets=not args.no_secrets)
         extra = _check_alerting_files(root, inv)
     except InventoryError as exc:
         for p in exc.problems:

@@ -13,6 +13,7 @@ from netmon.event_options import add_arguments as add_event_arguments
 from netmon.event_options import options_from_args as event_options
 
 if TYPE_CHECKING:
+    from exporters.web_config import WebConfig
     from netmon.event_wiring import EventOptions
 
 from collector.shards import Shard
@@ -79,6 +80,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="SNMP on netmon's own codec (fast, default) or on pysnmp (the reference)",
     )
     p.add_argument(
+        "--web-config",
+        type=Path,
+        default=None,
+        help="TLS and basic auth: a Prometheus exporter-toolkit web-config file "
+        "(tls_server_config, basic_auth_users with bcrypt hashes)",
+    )
+    p.add_argument(
+        "--scrape-password-file",
+        default="/etc/prometheus/netmon.password",
+        help="with --print-scrape-config and basic auth: where Prometheus reads the password",
+    )
+    p.add_argument(
         "--probe-interval",
         type=float,
         default=None,
@@ -119,12 +132,20 @@ def handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from netmon.errors import InventoryError
+    from exporters.web_config import WebConfig, load_web_config
+    from netmon.errors import ConfigError, InventoryError
     from netmon.inventory.loader import default_inventory_path, load_inventory
 
     path = args.inventory or default_inventory_path()
+    web = WebConfig()
+    if args.web_config is not None:
+        try:
+            web = load_web_config(args.web_config)
+        except ConfigError as exc:
+            print(f"netmon run: {exc}", file=sys.stderr)
+            return 2
     if args.print_scrape_config:
-        from exporters.scrape_config import scrape_config
+        from exporters.scrape_config import ScrapeAuth, scrape_config
 
         try:
             inv = load_inventory(path)
@@ -132,10 +153,9 @@ def handle(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return 2
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces]))
+        auth = ScrapeAuth.for_web(web, args.scrape_password_file)
+        sys.stdout.write(scrape_config(address, [p.code for p in inv.provinces], auth=auth))
         return 0
-    from netmon.errors import ConfigError
-
     try:
         events = event_options(args)
     except ConfigError as exc:
@@ -149,6 +169,7 @@ def handle(args: argparse.Namespace) -> int:
         args.concurrency,
         args.transport,
         args.snmp_source,
+        web,
         args.probe_interval,
         args.shard,
         events,
@@ -164,6 +185,7 @@ def _serve(
     concurrency: int,
     transport: str,
     snmp_source: str | None,
+    web: WebConfig,
     probe_interval: float | None = None,
     shard: Shard | None = None,
     events: EventOptions | None = None,
@@ -182,6 +204,7 @@ def _serve(
             concurrency=concurrency,
             transport=transport,
             snmp_source=snmp_source,
+            web=web,
             probe_interval=probe_interval,
             shard=shard,
             events=events,

@@ -43,6 +43,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--port", type=int, default=None, help="UDP port for every device")
     p.add_argument("--control-port", type=int, default=9161, help="control HTTP port (loopback)")
     p.add_argument(
+        "--control-host",
+        default="127.0.0.1",
+        help="control endpoint address (default loopback; another address needs --control-token, "
+        "e.g. for a training room)",
+    )
+    p.add_argument(
+        "--control-token",
+        default=None,
+        metavar="env:NAME|file:/path",
+        help="require this token (a secret reference) on every control request",
+    )
+    p.add_argument(
         "--trap-target",
         type=loopback_hostport,
         default=None,
@@ -80,6 +92,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
@@ -99,6 +120,21 @@ def run(args: argparse.Namespace) -> int:
     except NetmonError as exc:
         log.error("cannot start the simulator: %s", exc)
         return 2
+    token = None
+    if args.control_token is not None:
+        from netmon.inventory.secrets import resolve_secret
+
+        try:
+            token = resolve_secret(args.control_token)
+        except NetmonError as exc:
+            log.error("cannot start the simulator: %s", exc)
+            return 2
+    if not _is_loopback(args.control_host) and token is None:
+        log.error(
+            "cannot start the simulator: control on %s (not loopback) needs --control-token",
+            args.control_host,
+        )
+        return 2
     backbone = Backbone(
         nodes,
         links,
@@ -108,7 +144,12 @@ def run(args: argparse.Namespace) -> int:
         inform_timeout=args.inform_timeout,
         inform_retries=args.inform_retries,
     )
-    sim = Simulator(backbone, control_port=args.control_port)
+    sim = Simulator(
+        backbone,
+        control_host=args.control_host,
+        control_port=args.control_port,
+        control_token=token,
+    )
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
@@ -126,12 +167,14 @@ def run(args: argparse.Namespace) -> int:
         ports = sorted({n.dev.port for n in nodes})
         log.info(
             "serving %d devices (v2c %d, v3 %d) on loopback UDP port %s; control on "
-            "http://127.0.0.1:%d; started in %.2fs",
+            "http://%s:%d%s; started in %.2fs",
             len(nodes),
             len(nodes) - v3,
             v3,
             ",".join(map(str, ports)),
+            args.control_host,
             args.control_port,
+            " (token required)" if token else "",
             time.monotonic() - started,
         )
         await stop.wait()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from netmon.inventory.model import (
     SiteKind,
 )
 from netmon.inventory.regions import REGION_OF
-from netmon.inventory.yamlpos import Parsed, Path_, parse
+from netmon.inventory.yamlpos import MAX_FILE_BYTES, Parsed, Path_, parse, too_big
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -160,8 +161,9 @@ class _Placed:
 
 
 class _Loader:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, check_secrets: bool = False) -> None:
         self.root = root
+        self.check_secrets = check_secrets
         self.docs: list[Parsed] = []
         self.extra: list[Problem] = []
         self.raw_devices: set[str] = set()  # names written anywhere, valid or not
@@ -182,6 +184,14 @@ class _Loader:
 
     def read(self, path: Path) -> Parsed | None:
         try:
+            st = path.stat()
+            size = st.st_size
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reload forever
+                self.extra.append(Problem(str(path), 1, 1, "not a regular file"))
+                return None
+            if size > MAX_FILE_BYTES:  # not even read: a 50 MB file took 62 s to parse
+                self.extra.append(too_big(str(path), size))
+                return None
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             self.extra.append(Problem(str(path), 1, 1, "file not found"))
@@ -195,6 +205,31 @@ class _Loader:
             doc.problems.append(doc.at((), "expected keys and values at the top of the file"))
             doc.data = None
         return doc
+
+    def check_secret_refs(self, p: CredentialProfile, doc: Parsed, path: Path_) -> None:
+        """Every env:/file: reference of a profile resolves (values are never shown)."""
+        from netmon.errors import ConfigError
+        from netmon.inventory.secrets import resolve_secret
+
+        for section in ("snmp", "ssh"):
+            creds = getattr(p, section)
+            if creds is None:
+                continue
+            for name in (
+                "community",
+                "auth_key",
+                "priv_key",
+                "password",
+                "key_file",
+                "enable_secret",
+            ):
+                ref = getattr(creds, name, None)
+                if ref is None:
+                    continue
+                try:
+                    resolve_secret(ref)
+                except ConfigError as exc:
+                    doc.problems.append(doc.at((*path, section, name), str(exc)))
 
     def top(self, doc: Parsed, allowed: tuple[str, ...], required: tuple[str, ...]) -> bool:
         data = doc.data
@@ -244,6 +279,8 @@ class _Loader:
                     p = _validate(CredentialProfile, item, c, ("profiles", i))
                     if p is not None:
                         profiles.append((p, c, ("profiles", i)))
+                        if self.check_secrets:
+                            self.check_secret_refs(p, c, ("profiles", i))
 
         placed: list[_Placed] = []
         bangkok = ProvinceInfo(
@@ -684,13 +721,14 @@ class _Loader:
         return on_cycle
 
 
-def load_inventory(path: str | Path) -> Inventory:
+def load_inventory(path: str | Path, *, check_secrets: bool = False) -> Inventory:
     """Read, validate and cross-check the inventory in ``path``; raise InventoryError listing
-    every problem found."""
+    every problem found. ``check_secrets``: also resolve every env:/file: reference (what
+    ``netmon inventory check`` does; the service resolves them when it polls)."""
     root = Path(path)
     if not root.is_dir():
         raise InventoryError([Problem(str(root), 1, 1, "not a directory")])
-    return _Loader(root).load()
+    return _Loader(root, check_secrets).load()
 
 
 def iter_files(path: str | Path) -> list[Path]:

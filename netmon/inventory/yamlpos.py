@@ -7,6 +7,11 @@ ruamel.yaml's round-trip loader takes ~4.7 CPU-s, this ~0.3 CPU-s.
 
 Duplicate keys are reported (YAML forbids them; PyYAML would silently keep the last one), and
 tab indentation is found in the raw text first so the message names the exact column.
+
+Hostile input is bounded: anchors and aliases are refused (the inventory format does not need
+them, and seven lines of nested aliases expand to gigabytes: a "billion laughs"), nesting
+deeper than ``MAX_DEPTH`` is refused, and a file over ``MAX_FILE_BYTES`` is not parsed at all
+(the biggest province file is ~60 KB). Each refusal is a file:line:column problem.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from netmon.errors import Problem
 
 Path_ = tuple[str | int, ...]
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 32  # a site's interface is at depth 5
 
 # The *Base* loader resolves no implicit types: libyaml hands every scalar over as text with its
 # quoting style, and ``_plain_scalar`` applies the YAML 1.2 core schema (``yes`` stays a word, as
@@ -109,6 +117,35 @@ def _tabs(file: str, text: str) -> list[Problem]:
     return out
 
 
+class _TooDeep(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+def _aliases(file: str, text: str) -> list[Problem]:
+    """Every anchor (&x) and alias (*x), from libyaml's event stream (cheap: no tree)."""
+    out: list[Problem] = []
+    for event in yaml.parse(text, Loader=_Loader):
+        anchor = getattr(event, "anchor", None)
+        if not anchor:
+            continue
+        what = f"alias *{anchor}" if isinstance(event, yaml.AliasEvent) else f"anchor &{anchor}"
+        mark = event.start_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        out.append(
+            Problem(
+                file,
+                line,
+                col,
+                f"{what}: YAML anchors and aliases are not accepted in the inventory "
+                "(write the value out in full)",
+            )
+        )
+        if len(out) >= 10:  # a generated bomb has thousands; ten say enough
+            break
+    return out
+
+
 class _Walker:
     def __init__(self, parsed: Parsed) -> None:
         self.p = parsed
@@ -130,6 +167,8 @@ class _Walker:
             return None
 
     def walk(self, node: yaml.Node, path: Path_) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise _TooDeep(node)
         self.p.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
@@ -164,11 +203,19 @@ class _Walker:
 def parse(file: str, text: str) -> Parsed:
     """Parse ``text``; problems (tabs, syntax, duplicate keys) land in ``Parsed.problems``."""
     parsed = Parsed(file)
+    if len(text) > MAX_FILE_BYTES:
+        parsed.problems.append(too_big(file, len(text.encode("utf-8", "replace"))))
+        return parsed
     tabs = _tabs(file, text) if "\t" in text else []
     if tabs:  # the parser's own message for a tab is confusing; ours names the column
         parsed.problems.extend(tabs)
         return parsed
     try:
+        if "&" in text or "*" in text:
+            aliases = _aliases(file, text)
+            if aliases:
+                parsed.problems.extend(aliases)
+                return parsed
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -186,5 +233,22 @@ def parse(file: str, text: str) -> Parsed:
     if node is None:
         parsed.problems.append(Problem(file, 1, 1, "the file is empty"))
         return parsed
-    parsed.data = _Walker(parsed).walk(node, ())
+    try:
+        parsed.data = _Walker(parsed).walk(node, ())
+    except _TooDeep as exc:
+        mark = exc.node.start_mark
+        parsed.problems.append(
+            Problem(file, mark.line + 1, mark.column + 1, f"nested deeper than {MAX_DEPTH} levels")
+        )
+        parsed.data = None
     return parsed
+
+
+def too_big(file: str, size: int) -> Problem:
+    return Problem(
+        file,
+        1,
+        1,
+        f"the file is {size / 2**20:.1f} MiB; an inventory file may be at most "
+        f"{MAX_FILE_BYTES // 2**20} MiB (split it, one file per province)",
+    )

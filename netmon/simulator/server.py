@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import resource
@@ -115,9 +116,16 @@ def _udp_socket(address: str, port: int) -> socket.socket:
 
 class Simulator:
     def __init__(
-        self, backbone: Backbone, control_host: str = "127.0.0.1", control_port: int = 9161
+        self,
+        backbone: Backbone,
+        control_host: str = "127.0.0.1",
+        control_port: int = 9161,
+        control_token: str | None = None,
     ) -> None:
         self.backbone = backbone
+        # A training room exposes the control endpoint to trainees' machines: then every
+        # request must carry "Authorization: Bearer <token>" (see `netmon simulate`).
+        self.control_token = control_token
         self.control_host = control_host
         self.control_port = control_port
         self.sockets: list[DeviceSocket] = []
@@ -164,7 +172,9 @@ class Simulator:
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
             status, body = 400, {"error": f"bad request: {exc}"}
         payload = json.dumps(body, ensure_ascii=False, indent=1).encode()
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}.get(
+            status, "Error"
+        )
         head = (
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json; charset=utf-8\r\n"
             f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
@@ -183,6 +193,7 @@ class Simulator:
             return 400, {"error": "bad request line"}
         method, path = parts[0], parts[1]
         length = 0
+        authorization = ""
         while True:
             h = (await reader.readline()).decode("latin-1").strip()
             if not h:
@@ -190,6 +201,12 @@ class Simulator:
             name, _, value = h.partition(":")
             if name.strip().lower() == "content-length":
                 length = int(value.strip())
+            elif name.strip().lower() == "authorization":
+                authorization = value.strip()
+        if self.control_token is not None and not hmac.compare_digest(
+            authorization.encode(), f"Bearer {self.control_token}".encode()
+        ):
+            return 401, {"error": "this control endpoint needs its token (netmon control --token)"}
         if length > _MAX_BODY:
             return 400, {"error": "body too large"}
         raw = await reader.readexactly(length) if length else b""

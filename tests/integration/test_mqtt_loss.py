@@ -194,6 +194,7 @@ def test_tls_with_password_file_and_client_certificate(tmp_path: Path) -> None:
     certs = make_certificates(tmp_path / "pki")
     secret = tmp_path / "mqtt-password"
     secret.write_text("s3cret-pass\n")
+    secret.chmod(0o600)  # file: secrets are refused when group/others may read them
     with broker(tmp_path / "broker", tls=certs, passwords={"netmon": "s3cret-pass"}) as b:
         rec = Recorder(b, username="netmon", password="s3cret-pass")
         db = tmp_path / "outbox.db"
@@ -204,6 +205,7 @@ def test_tls_with_password_file_and_client_certificate(tmp_path: Path) -> None:
             # A wrong password: nothing delivered, everything kept.
             bad = tmp_path / "wrong"
             bad.write_text("nope")
+            bad.chmod(0o600)
             wrong = start_driver(b.port, db, 0, N, *tls, "--password", f"file:{bad}", env=env)
             read_until_queued(wrong, N - 1)
             kill(wrong)

@@ -210,13 +210,14 @@ def test_inventory_check_also_checks_maintenance_and_routing(
     shutil.copytree(CASES / "_valid", root)
     (root / "alerting.yaml").write_text(SMALL)
     (root / "maintenance.yaml").write_text("windows: []\n")
-    assert main(["inventory", "check", str(root)]) == 0
+    # secret references are resolved too: --no-secrets, the inventory's env is not set here
+    assert main(["inventory", "check", "--no-secrets", str(root)]) == 0
     out = capsys.readouterr().out
     assert "maintenance.yaml OK: 0 maintenance windows" in out
     assert "alerting.yaml OK: 3 teams, 3 receivers" in out
     (root / "alerting.yaml").write_text(SMALL.replace("default_team: noc", "default_team: nope"))
     (root / "maintenance.yaml").write_text("windows: [{name: x}]\n")
-    assert main(["inventory", "check", str(root)]) == 1
+    assert main(["inventory", "check", "--no-secrets", str(root)]) == 1
     out = capsys.readouterr().out
     assert "alerting.yaml:14:15: default_team: unknown team 'nope'" in out
     assert "maintenance.yaml:1:11: missing key 'scope'" in out

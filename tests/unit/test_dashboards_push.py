@@ -162,6 +162,7 @@ def test_cli_reports_changes_and_reads_the_token_from_a_file(
     _, url = grafana
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
+    token.chmod(0o600)  # file: secrets readable by group/others are refused
     assert main(["dashboards", "push", "--url", url, "--token", f"file:{token}"]) == 0
     out = capsys.readouterr().out
     assert "created   dashboard netmon-national" in out and "7 changed, 0 unchanged" in out

@@ -203,6 +203,7 @@ def test_routes() -> None:
     assert route("/collector/metrics") == (0, SELF)
     assert route("/health/metrics") == (0, HEALTH)
     assert route("/metrics?province=../x") == (400, None)
+    assert route("/metrics?province=50%0a") == (400, None)  # "$" matched before a newline
     assert route("/nope") == (404, None)
 
 

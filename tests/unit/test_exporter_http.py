@@ -4,6 +4,7 @@ a render that raises. Loopback only; deadlines are generous and asserted as "eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from exporters.http import MetricsServer
+from exporters.http_guard import GuardLimits
 
 BIG = 20 * 1024 * 1024  # the size of the whole country's exposition
 HOST = "127.0.0.1"
@@ -91,25 +93,48 @@ def test_clients_that_never_read_are_dropped_and_others_are_served() -> None:
     serve(server, test)
 
 
-def test_a_full_server_answers_503_at_once_then_serves_again() -> None:
-    server = MetricsServer(big_render, max_handlers=2, write_timeout=60)
+def test_a_full_server_evicts_a_stalled_reader_for_a_new_client() -> None:
+    # Two slots, both held by clients that never read: a third client is still served, by
+    # cutting the one that has made no progress for longest (the old server answered 503).
+    limits = GuardLimits(max_connections=2, stall_grace=0.2)
+    server = MetricsServer(big_render, limits=limits, write_timeout=60, render_ttl=0)
 
     async def test(port: int) -> None:
         stalled = [await stalled_client(port) for _ in range(2)]
         try:
             await eventually(lambda: server.active == 2)
+            await asyncio.sleep(0.5)  # past the stall grace
+            assert await get(port, "/healthz") == (200, b"ok\n")
+            assert server.guard.evicted == 1 and server.rejected == 0
+        finally:
+            for sock in stalled:
+                sock.close()
+        await eventually(lambda: server.active == 0)
+
+    serve(server, test)
+
+
+def test_a_server_busy_with_progressing_replies_answers_503() -> None:
+    async def slow_handler_server() -> None:
+        gate = asyncio.Event()
+        limits = GuardLimits(max_connections=1)
+        server = MetricsServer(big_render, limits=limits)
+        port = await server.start(HOST, 0)
+        try:
+            reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(b"GET /metrics HTTP/1.1\r\n\r\n")
+            await writer.drain()
+            await reader.readexactly(1024)  # reading: its reply is progressing
+            await eventually(lambda: next(iter(server.guard.conns)).phase == "write")
             status, body = await get(port, "/healthz")
             assert (status, body) == (503, b"busy\n")
             assert server.rejected == 1
-            assert server.active == 2  # the stalled ones still hold their slots
+            gate.set()
+            writer.close()
         finally:
-            for sock in stalled:
-                sock.close()  # unread data: the server's next send fails and frees the slot
-        await eventually(lambda: server.active == 0)
-        assert await get(port, "/healthz") == (200, b"ok\n")
-        assert server.write_timeouts == 0
+            await server.close()
 
-    serve(server, test)
+    asyncio.run(slow_handler_server())
 
 
 def test_a_render_error_is_a_logged_500(caplog: pytest.LogCaptureFixture) -> None:
@@ -160,3 +185,112 @@ def test_head_sends_no_body() -> None:
         assert raw.endswith(b"\r\n\r\n")
 
     serve(server, test)
+
+
+def test_a_request_head_has_one_deadline_not_one_per_line() -> None:
+    from exporters.http_guard import GuardLimits
+
+    server = MetricsServer(lambda p: b"up 1\n", limits=GuardLimits(head_timeout=0.5))
+
+    async def test(port: int) -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(b"GET /metrics HTTP/1.1\r\n")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with contextlib.suppress(ConnectionError):
+            while not reader.at_eof() and loop.time() - started < 5:
+                writer.write(b"X-Slow: 1\r\n")  # a line every 0.1 s keeps no deadline alive
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        assert loop.time() - started < 2.0
+        assert server.counters.head_timeouts == 1
+        writer.close()
+
+    serve(server, test)
+
+
+def test_an_oversized_head_is_431_not_a_reset() -> None:
+    server = MetricsServer(lambda p: b"up 1\n")
+
+    async def test(port: int) -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        header = b"GET /metrics HTTP/1.1\r\nX-Big: " + b"a" * (10 * 1024 * 1024) + b"\r\n\r\n"
+
+        async def send() -> None:
+            with contextlib.suppress(ConnectionError):
+                writer.write(header)
+                await writer.drain()
+
+        sender = asyncio.create_task(send())
+        async with asyncio.timeout(20):
+            first = await reader.readuntil(b"\r\n")
+        assert first == b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        sender.cancel()
+        writer.transport.abort()
+
+    serve(server, test)
+
+
+def test_405_says_what_is_allowed_and_a_newline_is_no_province_code() -> None:
+    server = MetricsServer(lambda p: b"up 1\n")
+
+    async def test(port: int) -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(b"DELETE /metrics HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        raw = await reader.read()
+        writer.close()
+        assert raw.startswith(b"HTTP/1.1 405 ") and b"\r\nAllow: GET, HEAD\r\n" in raw
+        assert (await get(port, "/metrics?province=50%0a"))[0] == 400
+        assert (await get(port, "/metrics?province=50"))[0] == 200
+
+    serve(server, test)
+
+
+def test_routes_can_be_added() -> None:
+    from exporters.http import Request, Response
+
+    server = MetricsServer(lambda p: b"up 1\n")
+    server.routes["/api/ping"] = lambda req: Response(
+        200, f"pong {req.query.get('n', ['?'])[0]}".encode(), "text/plain"
+    )
+
+    async def test(port: int) -> None:
+        assert await get(port, "/api/ping?n=3") == (200, b"pong 3")
+
+    serve(server, test)
+    assert Request  # the handler's argument type, for route authors
+
+
+def test_simple_routes_are_body_makers_with_a_content_type() -> None:
+    server = MetricsServer(
+        lambda p: b"", routes={"/api/state": (lambda: b"{}", "application/json")}
+    )
+
+    async def test(port: int) -> None:
+        assert await get(port, "/api/state/") == (200, b"{}")
+
+    serve(server, test)
+
+
+def test_only_an_expensive_render_is_shared() -> None:
+    import time
+
+    calls: list[str | None] = []
+
+    def render(province: str | None) -> bytes:
+        calls.append(province)
+        if province is None:
+            time.sleep(0.5)  # the whole backbone: shared for ~5 s (10x its render time)
+        return b"up 1\n"
+
+    server = MetricsServer(render)
+
+    async def test(port: int) -> None:
+        for _ in range(3):
+            assert await get(port, "/metrics") == (200, b"up 1\n")
+            assert await get(port, "/province/50/metrics") == (200, b"up 1\n")
+
+    serve(server, test)
+    assert calls.count(None) == 1  # three clients within the window, one render
+    assert calls.count("50") == 3  # a cheap slice is always fresh

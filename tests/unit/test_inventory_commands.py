@@ -11,6 +11,15 @@ from netmon.cli import main
 CASES = Path(__file__).parent / "inventory_cases"
 
 
+@pytest.fixture(autouse=True)
+def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check` resolves every secret reference: give it the cases' (the simulator's)."""
+    from netmon.simulator.secrets import SIMULATION_SECRETS
+
+    for name, value in SIMULATION_SECRETS.items():
+        monkeypatch.setenv(name, value)
+
+
 def test_check_clean_prints_counts_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["inventory", "check", str(CASES / "_valid")]) == 0
     out = capsys.readouterr().out

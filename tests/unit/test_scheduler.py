@@ -380,6 +380,37 @@ def test_probe_only_devices_are_never_polled() -> None:
     asyncio.run(main())
 
 
+def test_the_start_up_poll_is_not_followed_by_a_false_skip() -> None:
+    # A device whose spread first poll lands just before its phase: its regular poll came due
+    # while the first (a slow first walk, a v3 discovery) still ran, and a skip was counted on
+    # a healthy device after every start. The next regular poll still comes on its phase.
+    names = [f"d{i:04d}-edge1" for i in range(400)]
+    name = min(names, key=jitter_fraction)  # phase 60 j s, first poll at 10 j s: close
+
+    async def main() -> None:
+        clock = Clock()
+        col = ScriptedCollector()
+        sched = Scheduler(col, clock=clock, startup_window=10.0)
+        sched.set_targets({name: target(name, interval=60.0)})
+        first = sched.next_due()
+        assert first is not None
+        clock.now = first
+        assert sched.dispatch(clock.now) >= 1
+        await settle()
+        clock.now += 1.5  # past the phase slot, the first poll still running
+        sched.dispatch(clock.now)
+        await settle()
+        assert sched.states[name].skipped == 0
+        col.gate(name).set()
+        await settle()
+        clock.now += 60.0
+        sched.dispatch(clock.now)
+        await settle()
+        assert sched.states[name].skipped == 0 and col.calls.count(name) == 2
+
+    asyncio.run(main())
+
+
 def test_a_status_poll_on_request() -> None:
     async def main() -> None:
         t = target("a", interval=60.0, status_interval=10.0, uplinks=("Gi0/1",))
