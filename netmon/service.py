@@ -51,6 +51,7 @@ WATCH_INTERVAL = 2.0
 FULL_CHECK_INTERVAL = 300.0  # a full reload even when no file seems changed
 MAINTENANCE_FILE = "maintenance.yaml"
 TICK_INTERVAL = 1.0  # maintenance windows and hold timeouts are re-evaluated this often
+STATE_DEFER = 0.2  # seconds: how long observations may wait to be computed together
 
 
 def pysnmp_factory(engine: PysnmpEngine) -> Callable[[Target], SnmpTransport]:
@@ -143,7 +144,12 @@ class Service:
             factory = pysnmp_factory(self.engine)
         self.collector = SnmpCollector(self.profiles, factory)
         # The one place device states and root causes are decided; everyone reads it.
-        self.state = StateEngine(confirm=self._confirm, maintenance=self._in_maintenance)
+        self.state = StateEngine(
+            confirm=self._confirm,
+            maintenance=self._in_maintenance,
+            # a burst of observations (a start, an outage) is one computation per 0.2 s
+            defer=lambda fn: asyncio.get_running_loop().call_later(STATE_DEFER, fn),
+        )
         self.maintenance = MaintenancePlan()
         self.ssh = SshHook(ssh)  # SNMP + SSH merged per device (netmon/ssh_wiring.py)
         self.scheduler = Scheduler(

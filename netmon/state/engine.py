@@ -91,6 +91,7 @@ class StateEngine:
         maintenance: Maintenance | None = None,
         flap_window: float = FLAP_WINDOW,
         flap_start: int = FLAP_START,
+        defer: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.bus = bus or EventBus()
         self._clock = clock
@@ -108,6 +109,11 @@ class StateEngine:
         self._by_end: dict[tuple[str, str], str] = {}  # (device, interface) -> link name
         self._in_maintenance: Mapping[str, str] = {}
         self._waiters: dict[str, set[str]] = {}  # device -> devices held until it is heard
+        # ``defer(fn)`` runs fn a little later (the service: loop.call_later(0.2, fn)): a burst
+        # of observations (a start, an outage) is one computation, not one per observation.
+        # None: compute at once (tests). Reading the views computes what is pending first.
+        self._defer = defer
+        self._pending: Cause | None = None
 
     # --- inventory ----------------------------------------------------------------------
 
@@ -155,6 +161,7 @@ class StateEngine:
         self._links = links
         self._link_views = {n: v for n, v in self._link_views.items() if n in links}
         self._by_end = by_end
+        self._pending = None
         self._recompute(Cause.INVENTORY)
 
     # --- observations -------------------------------------------------------------------
@@ -207,7 +214,7 @@ class StateEngine:
                 self._confirm(dead_ups)
         elif was is answered and not released:
             return  # nothing changed: most observations end here (cheap)
-        self._recompute(cause)
+        self._changed(cause)
 
     def observe_interfaces(
         self,
@@ -241,7 +248,7 @@ class StateEngine:
                 link.ends[device] = (admin, oper)
                 changed = True
         if changed:
-            self._recompute(cause)
+            self._changed(cause)
 
     def observe_trap(self, device: str, kind: str, if_name: str | None, evidence: str) -> None:
         """An SNMP notification from ``device``: ``linkDown``/``linkUp`` move that link end at
@@ -266,7 +273,22 @@ class StateEngine:
     def tick(self) -> None:
         """Re-evaluate what changes with time alone: maintenance windows, expired holds,
         flapping windows. Called every second or so by the wiring."""
+        self._pending = None
         self._recompute(Cause.MAINTENANCE)
+
+    def _changed(self, cause: Cause) -> None:
+        if self._defer is None:
+            self._recompute(cause)
+            return
+        if self._pending is None:
+            self._pending = cause
+            self._defer(self.flush)
+
+    def flush(self) -> None:
+        """Compute what observations are pending (the deferred computation, or a reader)."""
+        cause, self._pending = self._pending, None
+        if cause is not None:
+            self._recompute(cause)
 
     # --- holds --------------------------------------------------------------------------
 
@@ -473,9 +495,11 @@ class StateEngine:
     # --- reading ------------------------------------------------------------------------
 
     def views(self) -> Mapping[str, DeviceView]:
+        self.flush()
         return self._views
 
     def links(self) -> Mapping[str, LinkView]:
+        self.flush()
         return self._link_views
 
     def link_info(self, name: str) -> LinkInfo:

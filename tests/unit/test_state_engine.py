@@ -8,7 +8,7 @@ behind s1); hub 51 (p2 behind c2) with district 5101 (e3 behind p2).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pytest
 from support.backbones import backbone
@@ -353,3 +353,18 @@ def test_a_poll_older_than_a_trap_does_not_revert_the_link() -> None:
     assert eng.links()[name].status is LinkStatus.DOWN
     eng.observe_interfaces("e3", {"to-p2": (1, 1)}, Cause.STATUS, began=lab.clock.now + 1)
     assert eng.links()[name].status is LinkStatus.UP
+
+
+def test_deferred_computation_batches_a_burst_and_readers_see_it() -> None:
+    pending: list[Callable[[], None]] = []
+    eng = StateEngine(clock=Clock(), defer=pending.append)
+    events: list[Event] = []
+    eng.bus.listen(events.append)
+    eng.set_inventory(backbone())
+    for n in ALL:
+        eng.observe(n, True, Cause.POLL)
+    assert len(pending) == 1 and events == []  # one computation for the burst, not yet run
+    assert eng.views()["e3"].status is Status.UP  # a reader computes what is pending
+    assert len([e for e in events if e.kind == "device"]) == len(ALL)
+    eng.flush()  # the deferred call, later: nothing more to do
+    assert len([e for e in events if e.kind == "device"]) == len(ALL)
