@@ -91,7 +91,7 @@ class StateEngine:
         maintenance: Maintenance | None = None,
         flap_window: float = FLAP_WINDOW,
         flap_start: int = FLAP_START,
-        defer: Callable[[Callable[[], None]], None] | None = None,
+        defer: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.bus = bus or EventBus()
         self._clock = clock
