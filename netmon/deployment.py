@@ -136,6 +136,37 @@ def alertmanager_cluster_args(plan: Plan, machine: str) -> list[str]:
     ]
 
 
+def grafana_datasource(plan: Plan, *, url: str | None = None) -> dict[str, Any]:
+    """Grafana's data source on a machine: its own VictoriaMetrics (which holds every shard:
+    both vmagents write to both), through VictoriaMetrics' Prometheus query API. The uid is
+    the one the dashboards default to (netmon.dashboards.common.DATASOURCE_UID)."""
+    from netmon.dashboards.common import DATASOURCE_UID
+
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "netmon VictoriaMetrics",
+                "uid": DATASOURCE_UID,
+                "type": "prometheus",
+                "access": "proxy",
+                "url": url or f"http://127.0.0.1:{plan.vm_port}",
+                "isDefault": True,
+                "editable": False,
+                "jsonData": {
+                    # VictoriaMetrics' advice: "Prometheus", at least 2.24, so Grafana uses
+                    # the label-values API it implements
+                    "prometheusType": "Prometheus",
+                    "prometheusVersion": "2.24.0",
+                    # the poll interval: counters change once a poll (deploy/grafana/...)
+                    "timeInterval": "60s",
+                    "httpMethod": "POST",
+                },
+            }
+        ],
+    }
+
+
 def _env(values: Mapping[str, str]) -> str:
     return HEADER + "".join(f'{k}="{v}"\n' for k, v in values.items())
 
@@ -156,6 +187,8 @@ def machine_files(plan: Plan, machine: str, provinces: Sequence[str]) -> dict[st
         ),
         "netmon/vm/vmagent-scrape.yml": HEADER
         + yaml.safe_dump(vmagent_scrape(plan, machine, provinces), sort_keys=False),
+        "grafana/provisioning/datasources/netmon.yaml": HEADER
+        + yaml.safe_dump(grafana_datasource(plan), sort_keys=False),
         # Debian's own units read ARGS from /etc/default/<package>
         "default/victoria-metrics": _env(
             {"ARGS": " ".join(victoria_metrics_args(plan, data="/var/lib/victoria-metrics"))}

@@ -32,11 +32,15 @@ from typing import Any
 import pytest
 import yaml
 from conftest import REPO
+from support.dashboard_check import substitute
 from support.procs import free_tcp_port, free_udp_port, http_ok, running, stop, wait_for
 
 from collector.shards import assignment
+from netmon.dashboards.common import DATASOURCE_UID, Windows
+from netmon.dashboards.generate import all_dashboards
 from netmon.deployment import (
     Plan,
+    machine_files,
     victoria_metrics_args,
     vmagent_args,
     vmagent_scrape,
@@ -341,6 +345,40 @@ def test_every_device_is_stored_once(ha: HA) -> None:
     counts = ha.query(f"count_over_time(netmon_device_up[{int(window)}s])")
     assert counts and all(float(c["value"][1]) <= window / SCRAPE + 1 for c in counts), counts
     assert all(float(c["value"][1]) >= window / SCRAPE / 2 for c in counts), counts
+
+
+def test_every_dashboard_query_runs_on_victoria_metrics(ha: HA) -> None:
+    """Grafana's generated data source is the machine's VictoriaMetrics: every panel and
+    variable query of every dashboard (variables substituted) is accepted there, and the state
+    panels have data from both shards."""
+    port = int(urllib.parse.urlsplit(ha.vm_url).port or 0)
+    files = machine_files(Plan(2, vm_port=port), "a", sorted(set(ha.devices.values())))
+    (source,) = yaml.safe_load(files["grafana/provisioning/datasources/netmon.yaml"])["datasources"]
+    assert source["uid"] == DATASOURCE_UID and source["type"] == "prometheus"
+    url = source["url"]
+    assert url == ha.vm_url
+    device = next(d for d, code in ha.devices.items() if code == "58")
+    variables = {"province": "58", "site": "58", "device": device, "link": ".*", "__range": "1m"}
+    windows = Windows(rate=f"{int(10 * SCRAPE)}s", offset=f"{int(SCRAPE)}s", step=f"{int(SCRAPE)}s")
+    queries = [
+        substitute(t["expr"], variables)
+        for board in all_dashboards(windows).values()
+        for p in board["panels"]
+        for t in p.get("targets", [])
+        if t.get("expr")
+    ]
+    assert len(queries) > 50
+    failed = []
+    for expr in queries:
+        qs = urllib.parse.urlencode({"query": expr})
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/query?{qs}", timeout=10) as resp:
+                assert json.loads(resp.read())["status"] == "success"
+        except (OSError, AssertionError) as exc:
+            failed.append(f"{expr}: {exc}")
+    assert failed == [], "\n".join(failed)
+    states = ha.query("sum by (shard) (netmon_device_state)")
+    assert {r["metric"].get("shard") for r in states} == {"1", "2"}, states
 
 
 def test_losing_one_replica_leaves_no_gap_and_pages_once(ha: HA) -> None:
