@@ -727,6 +727,7 @@ def _interface_specs(
         if e is not None:
             spec = IfSpec(name, 0, speed or e.speed, e.alias, e.role, peer=e.peer, a_end=e.a_end)
             spec.link_seed = e.seed
+            spec.circuit = e.speed
             physical.append(spec)
         else:
             physical.append(IfSpec(name, 0, speed or default_speed, descr or "LAN", "lan"))

@@ -70,6 +70,7 @@ class IfSpec:
     peer: tuple[str, str] | None = None  # (device, interface) at the far end
     link_seed: str = ""  # both ends of a link share it, so their rates mirror
     a_end: bool = True
+    circuit: int = 0  # bits/s of the link's circuit when slower than the port (0: none)
 
 
 @dataclass
@@ -139,7 +140,8 @@ class SimDevice:
     def _make_interface(self, spec: IfSpec) -> SimInterface:
         oui = self.profile.oui if self.profile else bytes.fromhex("0050c2")
         mac = oui + int(traffic.seeded(self.name, spec.name, "mac") * 2**24).to_bytes(3, "big")
-        bps = spec.speed / 8.0
+        # A 100M circuit on a 1G port carries at most 100M: traffic follows the slower one.
+        bps = (min(spec.speed, spec.circuit) if spec.circuit else spec.speed) / 8.0
         seed = spec.link_seed or f"{self.name}/{spec.name}"
         peak = {"uplink": 0.25 + 0.45 * traffic.seeded(seed, "peak"), "backup": 0.02}
         peak |= {"downlink": peak["uplink"], "lan": 0.1 + 0.3 * traffic.seeded(seed, "peak")}
