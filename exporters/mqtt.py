@@ -214,12 +214,28 @@ class MqttPublisher:
 
     def accept(self, event: Event) -> None:
         """Put ``event`` in the outbox (durable on return) and update the retained board."""
-        self.queue.put(event.id, self.event_topics(event), encode(event.to_json()))
+        seq = self.queue.put(event.id, self.event_topics(event), encode(event.to_json()))
+        self._queued(seq, event)
         if event.kind in ("device", "reboot"):
             self._want_device(event.subject)
         elif event.kind in ("link", "flapping"):
             self._want_link(event.subject)
         self._wake.set()
+
+    # --- hooks of an HA replica (exporters/mqtt_ha.py): one publisher per pair ---------------
+
+    def _queued(self, seq: int, event: Event) -> None:
+        """``event`` is in the outbox as ``seq``."""
+
+    def _offline(self) -> bytes:
+        """The status payload of a clean stop and of the will."""
+        return b"offline"
+
+    async def _connected(self, client: aiomqtt.Client) -> None:
+        await client.publish(self.status_topic, b"online", qos=1, retain=True)
+
+    def _message(self, message: aiomqtt.Message) -> None:
+        """A message of a topic subscribed in ``_connected`` (none here)."""
 
     def _want_device(self, name: str) -> str | None:
         """Update the device's retained state; returns its topic (None: not on the board)."""
@@ -292,7 +308,7 @@ class MqttPublisher:
                 tls_context.load_cert_chain(s.cert_file, s.key_file)
         username = self._resolve(s.username) if s.username else None
         password = self._resolve(s.password) if s.password else None
-        will = aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True)
+        will = aiomqtt.Will(self.status_topic, self._offline(), qos=1, retain=True)
         client = aiomqtt.Client(
             s.host,
             s.port,
@@ -324,13 +340,13 @@ class MqttPublisher:
                         self.stats.connects += 1
                         backoff = 0.2
                         log.info("mqtt: connected to %s:%d", self.settings.host, self.settings.port)
-                        await client.publish(self.status_topic, b"online", qos=1, retain=True)
+                        await self._connected(client)
                         self.sync_board()
                         await self._flush_until(client, stop)
                         # A clean stop: say so (the will is for crashes), then disconnect.
                         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                             await client.publish(
-                                self.status_topic, b"offline", qos=1, retain=True, timeout=2
+                                self.status_topic, self._offline(), qos=1, retain=True, timeout=2
                             )
                 except (aiomqtt.MqttError, OSError, ssl.SSLError, ConfigError) as exc:
                     was = self.stats.connected
@@ -355,12 +371,11 @@ class MqttPublisher:
                 while (event := self.subscription.get_nowait()) is not None:
                     self.accept(event)
 
-    @staticmethod
-    async def _until_disconnected(client: aiomqtt.Client) -> None:
+    async def _until_disconnected(self, client: aiomqtt.Client) -> None:
         """Ends (raising MqttError) when the connection drops: aiomqtt's message iterator is
-        its public signal; nothing is subscribed, so no message ever comes."""
-        async for _ in client.messages:
-            pass
+        its public signal (and brings what ``_connected`` subscribed to)."""
+        async for message in client.messages:
+            self._message(message)
 
     async def _flush_until(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         gone = asyncio.create_task(self._until_disconnected(client))

@@ -89,6 +89,7 @@ class Event:
     place: Place  # the device (for a link: its downstream end)
     cause_device: str | None = None
     evidence: str = ""
+    shard: str | None = None  # the deciding replica's shard (`netmon run --shard K/N`): "K"
     id: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -119,4 +120,5 @@ class Event:
             "region": p.region,
             "name_th": p.name_th,
             "name_en": p.name_en,
+            "shard": self.shard,
         }
