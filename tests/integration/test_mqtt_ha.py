@@ -141,3 +141,98 @@ def test_each_change_once_across_a_failover(mosq: Broker, tmp_path: Path) -> Non
         if b is not None:
             b.close()
         rec.close()
+
+
+NETMON = [sys.executable, "-m", "netmon.cli", "--log-level", "INFO"]
+EDGE = "cmi-5001-edge-01"
+
+
+def role_of(http: int) -> str | None:
+    """The replica's role from its /metrics (None: not elected yet, or not answering)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    for role in ("active", "standby"):
+        if f'netmon_mqtt_ha_role{{role="{role}"}} 1' in text:
+            return role
+    return None
+
+
+def test_two_netmon_runs_publish_each_change_once(mosq: Broker, tmp_path: Path) -> None:
+    """`netmon run --shard 1/1 --replica a|b` twice over the simulator: every change the two
+    decide (every device and link coming up, a router dying, coming back after the active is
+    SIGKILLed) reaches the consumer once, carrying the shard."""
+    import random
+    from contextlib import ExitStack
+
+    from netmon.simulator.testbed import SECRETS, write_inventory
+    from tests.integration.test_events_e2e import control
+    from tests.support.procs import free_tcp_port, free_udp_port, http_ok, running
+
+    write_inventory(tmp_path / "inventory", net=random.Random(os.getpid() + 9).randrange(100, 250))
+    snmp, ctl = free_udp_port(), free_tcp_port()
+    env = {**SECRETS, "PYTHONPATH": str(ROOT)}
+    rec = Recorder(mosq, topics=("netmon/events",))
+    sim = [*NETMON, "simulate", "--inventory", str(tmp_path / "inventory")]
+    sim += ["--port", str(snmp), "--control-port", str(ctl)]
+    https = {"a": free_tcp_port(), "b": free_tcp_port()}
+
+    def run(name: str) -> list[str]:
+        argv = [*NETMON, "run", "--inventory", str(tmp_path / "inventory"), "--shard", "1/1"]
+        argv += ["--listen", f"127.0.0.1:{https[name]}", "--port-override", str(snmp)]
+        argv += ["--probe-interval", "1", "--mqtt-url", f"mqtt://127.0.0.1:{mosq.port}"]
+        return [*argv, "--replica", name, "--mqtt-queue", str(tmp_path / f"{name}.db")]
+
+    def once() -> Counter[tuple[str, str, str, str]]:
+        return Counter(
+            (e["kind"], e["subject"], e["previous"], e["current"])
+            for e in rec.events()
+            if e["shard"] == "1"
+        )
+
+    try:
+        with ExitStack() as stack:
+            ctl_ok = lambda: http_ok(f"http://127.0.0.1:{ctl}/status")  # noqa: E731
+            stack.enter_context(running(sim, ready=ctl_ok, log=tmp_path / "sim.log", env=env))
+            procs = {
+                name: stack.enter_context(
+                    running(
+                        run(name),
+                        ready=lambda n=name: role_of(https[n]) is not None,  # type: ignore[misc]
+                        log=tmp_path / f"run-{name}.log",
+                        env=env,
+                        timeout=60,
+                    )
+                )
+                for name in ("a", "b")
+            }
+
+            def roles() -> list[str | None]:
+                return [role_of(https["a"]), role_of(https["b"])]
+
+            wait_for(lambda: sorted(map(str, roles())) == ["active", "standby"], 30, "elected")
+            wait_for(lambda: ("device", EDGE, "unknown", "up") in once(), 60, "edge up")
+            time.sleep(2)  # both replicas decided everything of the start
+            assert sorted(map(str, roles())) == ["active", "standby"]  # and it stays so
+            active = "a" if roles()[0] == "active" else "b"
+            standby = "b" if active == "a" else "a"
+            ups = {(k, s, p, c) for (k, s, p, c) in once() if c == "up"}
+            control(ctl, action="dead", device=EDGE)
+            down = ("device", EDGE, "up", "down")
+            wait_for(lambda: down in once(), 30, "the edge router's death over MQTT")
+            os.killpg(procs[active].pid, signal.SIGKILL)
+            wait_for(lambda: role_of(https[standby]) == "active", 30, "the standby takes over")
+            control(ctl, action="dead", device=EDGE, heal=True)
+            back = ("device", EDGE, "down", "up")
+            wait_for(lambda: back in once(), 30, "the edge router back, from the standby")
+            time.sleep(2)  # what a duplicate would need to arrive
+            counts = once()
+            assert counts[down] == 1 and counts[back] == 1, counts
+            assert all(n == 1 for n in counts.values()), counts
+            assert ups and all(counts[u] == 1 for u in ups)
+    finally:
+        rec.close()
