@@ -77,8 +77,9 @@ EVENT_KINDS = ("device", "link", "reboot", "flapping")
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One state change. ``id`` is derived from what changed and when it was decided, so two
-    replicas deciding the same change agree on it and a resend keeps it (dedup by id)."""
+    """One state change. ``id`` is derived from what changed and when it was decided, so a
+    resend keeps it (dedup by id); two replicas decide the same change at different times, so
+    their ids differ (an HA pair publishes one of the two: ``exporters/mqtt_ha.py``)."""
 
     kind: str  # one of EVENT_KINDS
     subject: str  # device name, or link name for link/flapping events
