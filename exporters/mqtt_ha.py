@@ -41,7 +41,8 @@ from exporters.ha_pair import (
     Pair,
     status_payload,
 )
-from exporters.mqtt import Board, MqttPublisher, MqttSettings, segment
+from exporters.mqtt import Board, MqttPublisher, MqttSettings
+from exporters.mqtt_topics import segment
 from netmon.state.events import Subscription
 from netmon.state.model import Event
 

@@ -137,7 +137,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> EventOptions | None:
     """The ``EventOptions`` the arguments ask for (None: no traps, no MQTT); raises
     ConfigError for a bad URL or a non-loopback trap address without --allow-non-loopback."""
-    from exporters.mqtt import MqttSettings, parse_mqtt_url
+    from exporters.mqtt import MqttSettings
+    from exporters.mqtt_topics import parse_mqtt_url
     from netmon.event_wiring import EventOptions
 
     if args.trap_listen is None and args.mqtt_url is None:

@@ -62,7 +62,7 @@ def generate(args: argparse.Namespace) -> int:
         return 1
     kwargs: dict[str, Any] = {"scrape_interval": args.scrape_interval, "mqtt_url": args.mqtt_url}
     if args.mqtt_url is not None:
-        from exporters.mqtt import parse_mqtt_url
+        from exporters.mqtt_topics import parse_mqtt_url
         from netmon.errors import ConfigError
 
         try:
