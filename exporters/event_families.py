@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collector.traps import DROP_REASONS, TrapStats
 from exporters.families import Family, LabelSet
-from exporters.ha_pair import ROLES, Pair
+from exporters.ha_pair import HA_DROP_REASONS, ROLES, Pair
 from exporters.mqtt import DELIVERY_BUCKETS, MqttPublisher
 
 _NONE = LabelSet(())
@@ -153,17 +153,14 @@ def ha_families(pair: Pair) -> list[Family]:
     st = pair.stats
     return [
         role,
-        _one(
-            "netmon_mqtt_ha_events_matched_total",
-            "counter",
-            "Own events not published: the active replica published the same change.",
-            st.matched,
-        ),
-        _one(
-            "netmon_mqtt_ha_events_expired_total",
-            "counter",
-            "Own events not published: the active replica never decided that change.",
-            st.expired,
+        _by(
+            "netmon_mqtt_ha_events_dropped_total",
+            "Own events not published: the active replica published the same change (matched), "
+            "never decided it and moved past it (expired), or had announced the subject's state "
+            "before this replica's first decision about it (first).",
+            "reason",
+            {"matched": st.matched, "expired": st.expired, "first": st.first},
+            HA_DROP_REASONS,
         ),
         _one(
             "netmon_mqtt_ha_events_promoted_total",

@@ -11,6 +11,10 @@ gone stale) is what the active never published: the standby takes over and publi
 The active's status carries ``through``: every event it decided before that moment has been
 acknowledged by the broker. A standby event older than ``through - window`` that found no
 match is one the active never had (it missed the change): it is dropped, counted as expired.
+A standby's first decision about a device or link (``previous`` unknown: its own start, or an
+inventory reload) while an active replica is live is dropped too: the active has announced
+that state itself. After taking over, an own event matching one the old active published
+within the window is still dropped (the old active was faster).
 
 Election: a replica seeing another one active stays (or becomes) standby; with no active
 one, the replica that was active before (sticky: a restart or reconnect does not move the
@@ -64,10 +68,15 @@ class Peer:
     heard: float  # local monotonic time of its last status
 
 
+UNKNOWN = "unknown"
+HA_DROP_REASONS = ("matched", "expired", "first")
+
+
 @dataclass
 class PairStats:
     matched: int = 0  # own events dropped: the active published them
     expired: int = 0  # own events dropped: the active never had them and has moved past
+    first: int = 0  # own first decisions about a subject, dropped: the active announced it
     promoted: int = 0  # own events published on taking over (the active never published them)
     promotions: int = 0
     demotions: int = 0
@@ -139,9 +148,8 @@ class Pair:
                 self.stats.promoted += outbox
             self.role = ACTIVE
             self.was_active = True
-            self._pending.clear()
-            self._seen.clear()
-            self._seen_count = 0
+            self._pending.clear()  # the outbox is published now
+            self._forget_seen(self._clock() - 2 * self.window)  # kept: the old active's
             return True
         changed = self.role == ACTIVE or self.was_active  # active, or suspended and outvoted
         if changed:
@@ -169,8 +177,9 @@ class Pair:
             self._pending.setdefault(event_key(doc), []).append((float(doc["time"]), seq))
 
     def own(self, seq: int, doc: Mapping[str, Any]) -> bool:
-        """An own event, queued as ``seq``: True if the active already published it (drop
-        it), else it is held until the active's version comes or the window passes."""
+        """An own event, queued as ``seq``: True if it is not to be published (the active
+        published it already, or it is a first decision while an active is live); else, as
+        standby, it is held until the active's version comes or the active moves past it."""
         key, when = event_key(doc), float(doc["time"])
         seen = self._seen.get(key)
         if seen:
@@ -180,6 +189,11 @@ class Pair:
                 self._seen_count -= 1
                 self.stats.matched += 1
                 return True
+        if self.role == ACTIVE:
+            return False
+        if key[2] == UNKNOWN and self.active_through() is not None:
+            self.stats.first += 1
+            return True
         self._pending.setdefault(key, []).append((when, seq))
         return False
 
@@ -223,13 +237,19 @@ class Pair:
         before = through - self.window
         out: list[int] = []
         for key in list(self._pending):
+            if key[2] == UNKNOWN:  # decided before the active was heard: it announced it
+                firsts = [seq for _, seq in self._pending.pop(key)]
+                self.stats.first += len(firsts)
+                out += firsts
+                continue
             kept = [(when, seq) for when, seq in self._pending[key] if when >= before]
-            out += [seq for when, seq in self._pending[key] if when < before]
+            expired = [seq for when, seq in self._pending[key] if when < before]
+            self.stats.expired += len(expired)
+            out += expired
             if kept:
                 self._pending[key] = kept
             else:
                 del self._pending[key]
-        self.stats.expired += len(out)
         self._forget_seen(self._clock() - 2 * self.window)  # too old to match a new decision
         return out
 

@@ -104,6 +104,8 @@ class MqttStats:
 
 
 class MqttPublisher:
+    clean_session: bool | None = None  # None: paho's default for MQTT 3.1.1 (a clean one)
+
     def __init__(
         self,
         settings: MqttSettings,
@@ -246,6 +248,7 @@ class MqttPublisher:
             username=username,
             password=password,
             identifier=s.client_id,
+            clean_session=self.clean_session,
             will=will,
             keepalive=s.keepalive,
             tls_context=tls_context,

@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -52,6 +53,10 @@ SETTLE = 1.0  # seconds after subscribing before the first election: the retaine
 
 
 class HaPublisher(MqttPublisher):
+    # The broker keeps the subscription to the active's events while this replica is away (a
+    # dropped connection, a restart): they are matched when it is back, not missed.
+    clean_session = False
+
     def __init__(
         self,
         settings: MqttSettings,
@@ -67,6 +72,8 @@ class HaPublisher(MqttPublisher):
         settle: float = SETTLE,
         **kwargs: Any,
     ) -> None:
+        if settings.client_id is None:  # a session of its own that outlives a connection
+            settings = replace(settings, client_id=f"netmon-{shard or 'all'}-{replica}")
         super().__init__(settings, queue, subscription, board, **kwargs)
         self.shard = shard
         self.pair = Pair(replica, window=window, stale=stale)

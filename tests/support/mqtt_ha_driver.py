@@ -1,7 +1,7 @@
 """One replica of an HA pair: the real ``HaPublisher`` in a process of its own (to SIGKILL it),
 driven by lines on stdin, for ``tests/integration/test_mqtt_ha.py``.
 
-    python tests/support/mqtt_ha_driver.py --port P --queue DB --replica a [--window 4]
+    python tests/support/mqtt_ha_driver.py --port P --queue DB --replica a [--window 8]
 
 stdin: ``event N`` (decide device ``dev-N`` going down, now), ``hold`` / ``release`` (stop or
 resume sending the outbox: an active that decided but has not published yet), ``stats``.
@@ -87,5 +87,5 @@ if __name__ == "__main__":
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--queue", required=True)
     p.add_argument("--replica", required=True)
-    p.add_argument("--window", type=float, default=4.0)
+    p.add_argument("--window", type=float, default=8.0)
     asyncio.run(main(p.parse_args()))

@@ -142,6 +142,26 @@ def test_expiry_follows_the_actives_progress_not_the_clock() -> None:
     assert p.expire() == [1] and p.stats.expired == 1 and p.pending() == 1
 
 
+def test_first_decisions_are_the_actives_business() -> None:
+    p, _, _ = pair()
+    p.own(1, doc("d1", 100.0, "unknown", "up"))  # decided before the election: held
+    p.heard("a", status(ACTIVE, through=100.0))
+    assert p.own(2, doc("d2", 101.0, "unknown", "up")) is True  # a restart's "unknown -> up"
+    assert p.expire() == [1] and p.stats.first == 2 and p.pending() == 0
+
+
+def test_after_taking_over_the_old_actives_versions_still_count() -> None:
+    p, _, wall = pair()
+    wall.t = 110.0
+    p.heard("a", status(ACTIVE, through=100.0))
+    assert p.echo(doc("d1", 105.0)) is None  # the old active published d1 ...
+    p.heard("a", status(OFFLINE))
+    assert p.become(ACTIVE, 0)
+    assert p.own(1, doc("d1", 108.0)) is True  # ... so this replica's later version is dropped
+    assert p.own(2, doc("d2", 108.0)) is False  # and anything else is published
+    assert p.pending() == 0
+
+
 def test_taking_over_counts_what_is_held() -> None:
     p, _, _ = pair()
     p.own(1, doc("d1", 100.0))
@@ -152,6 +172,10 @@ def test_taking_over_counts_what_is_held() -> None:
     roles = {dict(ls.pairs)["role"]: v for ls, v in fams["netmon_mqtt_ha_role"].samples}
     assert roles == {ACTIVE: 1, STANDBY: 0}
     assert fams["netmon_mqtt_ha_events_promoted_total"].samples[0][1] == 2
+    dropped = {
+        dict(ls.pairs)["reason"] for ls, _ in fams["netmon_mqtt_ha_events_dropped_total"].samples
+    }
+    assert dropped == {"matched", "expired", "first"}
 
 
 # --- the glue, without a broker ----------------------------------------------------------------
@@ -170,6 +194,7 @@ def ha() -> HaPublisher:
     queue = EventQueue(":memory:")
     pub = HaPublisher(MqttSettings(), queue, None, replica="b", shard="1", settle=0)
     pub._ready = True
+    assert pub.settings.client_id == "netmon-1-b" and pub.clean_session is False
     return pub
 
 
