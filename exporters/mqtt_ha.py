@@ -16,7 +16,9 @@ The standby subscribes to ``netmon/ha/<shard>/+`` and to ``netmon/events`` (keep
 of its own shard). Its own events stay in its durable outbox, not published: each one the
 active publishes within the window is deleted (matched); what is left when it takes over is
 published in order as usual. Taking over also republishes the whole retained board (the
-broker holds the other replica's).
+broker holds the other replica's). Each replica's session (client id
+``netmon-<shard>-<replica>``) is not clean: the broker keeps the active's events for a standby
+that is away, so they are matched when it is back.
 """
 
 from __future__ import annotations
