@@ -152,6 +152,7 @@ class Service:
             shard=str(shard.index) if shard is not None else None,  # on every event
         )
         self.maintenance = MaintenancePlan()
+        self._maint_cache: tuple[object, dict[str, str]] | None = None
         self.ssh = SshHook(ssh)  # SNMP + SSH merged per device (netmon/ssh_wiring.py)
         self.scheduler = Scheduler(
             self.ssh.wrap(self.collector), concurrency=concurrency, observer=StateFeed(self.state)
@@ -257,7 +258,12 @@ class Service:
     def _in_maintenance(self, now: float) -> dict[str, str]:
         if self.inventory is None or not self.maintenance.windows:
             return {}
-        return devices_in_maintenance(self.maintenance, self.inventory, now)
+        # Asked every tick; the answer changes only when a window opens or closes (or the
+        # inventory or plan is replaced): a walk of ~9,400 devices per second at 10x otherwise.
+        key = (id(self.inventory), id(self.maintenance), tuple(self.maintenance.active(now)))
+        if self._maint_cache is None or self._maint_cache[0] != key:
+            self._maint_cache = (key, devices_in_maintenance(self.maintenance, self.inventory, now))
+        return self._maint_cache[1]
 
     def _confirm(self, names: Iterable[str]) -> None:
         """The engine asks: do these devices answer? (A neighbour of theirs just stopped.)"""

@@ -15,19 +15,24 @@ Races (the peers' false pages) are settled here, not in rules:
   unreachable) until a fresh probe of their own says whether they are back or down in their
   own right: a hub's recovery never pages its districts for a moment.
 - A hold ends when the confirmations arrive or after ``confirm_timeout``, whichever is first.
+
+The computation is incremental: an observation marks its device (and links) dirty, and only
+they and what lies downstream of a changed device are computed again, in topological order
+(10x the backbone is ~9,400 devices: a whole recomputation per second cost most of a core).
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from netmon.inventory.model import Inventory, LinkKind, SiteKind
+from netmon.inventory.model import Inventory, SiteKind
 from netmon.inventory.topology import Topology
 from netmon.state.events import EventBus
+from netmon.state.links import IF_UP, LinkInfo, LinkRecord, link_status
 from netmon.state.model import (
     Cause,
     DeviceView,
@@ -38,13 +43,13 @@ from netmon.state.model import (
     Status,
 )
 
+__all__ = ["CONFIRM_TIMEOUT", "LinkInfo", "Maintenance", "StateEngine"]
+
 log = logging.getLogger(__name__)
 
 CONFIRM_TIMEOUT = 10.0  # a probe's 2 x 1 s plus queueing on a busy collector, with room
 FLAP_WINDOW = 600.0  # seconds of oper transitions that count towards flapping
 FLAP_START = 4  # transitions within the window that make a link flapping
-IF_UP = 1
-IF_ADMIN_DOWN = 2
 
 Maintenance = Callable[[float], Mapping[str, str]]  # now -> {device: window name}
 
@@ -58,26 +63,6 @@ class _Device:
     reason: Cause = Cause.POLL
     waiting: dict[str, float] = field(default_factory=dict)  # device -> asked at (hold)
     hold_until: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class LinkInfo:
-    name: str
-    kind: LinkKind
-    a_device: str
-    a_interface: str
-    b_device: str
-    b_interface: str
-    speed: int  # bits/s, the inventory's circuit speed
-
-
-@dataclass(slots=True)
-class _Link:
-    info: LinkInfo
-    ends: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # dev:(adm,op)
-    transitions: deque[float] = field(default_factory=deque)
-    flaps: int = 0
-    read_at: dict[str, float] = field(default_factory=dict)  # dev: when its reading was taken
 
 
 class StateEngine:
@@ -106,7 +91,7 @@ class StateEngine:
         self._devices: dict[str, _Device] = {}
         self._views: dict[str, DeviceView] = {}
         self._places: dict[str, Place] = {}
-        self._links: dict[str, _Link] = {}
+        self._links: dict[str, LinkRecord] = {}
         self._link_views: dict[str, LinkView] = {}
         self._by_end: dict[tuple[str, str], str] = {}  # (device, interface) -> link name
         self._in_maintenance: Mapping[str, str] = {}
@@ -116,6 +101,18 @@ class StateEngine:
         # None: compute at once (tests). Reading the views computes what is pending first.
         self._defer = defer
         self._pending: Cause | None = None
+        # The incremental computation: what each device's children read of it (its root
+        # causes, whether its decision is held), what must be computed again, and what
+        # changes with time alone (holds that expire, flapping windows that empty).
+        self._index: dict[str, int] = {}  # device -> its place in topology.order
+        self._roots: dict[str, tuple[str, ...] | None] = {}
+        self._held_now: dict[str, bool] = {}
+        self._dirty: set[str] = set()
+        self._dirty_links: set[str] = set()
+        self._holding: set[str] = set()  # devices with a hold (waiting on confirmations)
+        self._flappy: set[str] = set()  # links with oper transitions in the flap window
+        self._links_of: dict[str, tuple[str, ...]] = {}  # device -> its links
+        self._seen_views: list[str] = []  # devices whose view changed in this computation
 
     # --- inventory ----------------------------------------------------------------------
 
@@ -136,7 +133,7 @@ class StateEngine:
                 name_th=site.name_th,
                 name_en=site.name_en,
             )
-        links: dict[str, _Link] = {}
+        links: dict[str, LinkRecord] = {}
         by_end: dict[tuple[str, str], str] = {}
         for _, link in inv.links():
             info = LinkInfo(
@@ -150,9 +147,9 @@ class StateEngine:
             )
             held = self._links.get(link.name)
             links[link.name] = (
-                _Link(info, held.ends, held.transitions, held.flaps, held.read_at)
+                LinkRecord(info, held.ends, held.transitions, held.flaps, held.read_at)
                 if held
-                else _Link(info)
+                else LinkRecord(info)
             )
             by_end[(link.a.device, link.a.interface)] = link.name
             by_end[(link.b.device, link.b.interface)] = link.name
@@ -163,8 +160,21 @@ class StateEngine:
         self._links = links
         self._link_views = {n: v for n, v in self._link_views.items() if n in links}
         self._by_end = by_end
+        links_of: dict[str, list[str]] = {}
+        for name, rec in links.items():
+            for dev in dict.fromkeys((rec.info.a_device, rec.info.b_device)):
+                links_of.setdefault(dev, []).append(name)
+        self._links_of = {d: tuple(ns) for d, ns in links_of.items()}
+        self._index = {n: i for i, n in enumerate(topo.order)}
+        self._roots = {n: r for n, r in self._roots.items() if n in places}
+        self._held_now = {n: h for n, h in self._held_now.items() if n in places}
+        self._holding = {n for n in self._holding if n in places}
+        self._flappy = {n for n, rec in links.items() if rec.transitions}
+        self._waiters = {
+            n: {w for w in ws if w in places} for n, ws in self._waiters.items() if n in places
+        }
         self._pending = None
-        self._recompute(Cause.INVENTORY)
+        self._recompute(Cause.INVENTORY, full=True)
 
     # --- observations -------------------------------------------------------------------
 
@@ -192,7 +202,7 @@ class StateEngine:
         if answered:
             d.answered_at = max(d.answered_at, sent)
         # Whoever was waiting for fresh word of this device has it now.
-        released = False
+        released: list[str] = []
         waiting = self._waiters.get(device, set())
         for name in list(waiting):
             other = self._devices.get(name)
@@ -202,7 +212,7 @@ class StateEngine:
             elif sent >= asked:
                 del other.waiting[device]
                 waiting.discard(name)
-                released = True
+                released.append(name)
         if not waiting:
             self._waiters.pop(device, None)
         if was is not False and not answered:
@@ -216,6 +226,8 @@ class StateEngine:
                 self._confirm(dead_ups)
         elif was is answered and not released:
             return  # nothing changed: most observations end here (cheap)
+        self._dirty.add(device)
+        self._dirty.update(released)
         self._changed(cause)
 
     def observe_interfaces(
@@ -246,8 +258,10 @@ class StateEngine:
             if old_oper is not None and oper is not None and (old_oper == IF_UP) != (oper == IF_UP):
                 link.flaps += 1
                 link.transitions.append(now)
+                self._flappy.add(name)
             if (admin, oper) != (old_admin, old_oper):
                 link.ends[device] = (admin, oper)
+                self._dirty_links.add(name)
                 changed = True
         if changed:
             self._changed(cause)
@@ -286,7 +300,7 @@ class StateEngine:
     def tick(self) -> None:
         """Re-evaluate what changes with time alone: maintenance windows, expired holds,
         flapping windows. Called every second or so by the wiring."""
-        self._pending = None
+        self.flush()
         self._recompute(Cause.MAINTENANCE)
 
     def _changed(self, cause: Cause) -> None:
@@ -317,6 +331,8 @@ class StateEngine:
         d = self._devices[device]
         d.waiting = dict.fromkeys(on, now)
         d.hold_until = now + self._confirm_timeout
+        self._holding.add(device)
+        self._dirty.add(device)
         for name in on:
             self._waiters.setdefault(name, set()).add(device)
 
@@ -346,53 +362,82 @@ class StateEngine:
         d = self._devices[name]
         if d.waiting and now >= d.hold_until:
             d.waiting.clear()
+        if not d.waiting:
+            self._holding.discard(name)
         return bool(d.waiting)
 
-    def _recompute(self, cause: Cause) -> None:
+    def _recompute(self, cause: Cause, full: bool = False) -> None:
         topo = self.topology
         if topo is None:
             return
         now = self._clock()
-        self._in_maintenance = maint = self._maintenance(now)
+        maint = self._maintenance(now)
+        if maint != self._in_maintenance:
+            # Who is in a window also changes the cause status of whoever is dark behind
+            # them: rare (a window opens or closes), so compute everything.
+            full = True
+        self._in_maintenance = maint
+        for n in list(self._holding):
+            if now >= self._devices[n].hold_until:
+                self._dirty.add(n)  # a hold expired: decide without the confirmations
+        dirty, self._dirty = self._dirty, set()
+        index, order = self._index, topo.order
+        queue = list(range(len(order))) if full else [index[n] for n in dirty if n in index]
+        heapq.heapify(queue)
+        done: set[int] = set()
         # roots[n]: the root causes that make n dark (n itself when it is down or in
-        # maintenance); None while n is reachable. held[n]: n's decision is pending.
-        roots: dict[str, tuple[str, ...] | None] = {}
-        held: dict[str, bool] = {}
-        for n in topo.order:
-            d = self._devices[n]
-            ups = topo.parents(n)
-            prev = self._views.get(n)
-            held[n] = False
-            if n in maint:
-                # dark behind it is because of the window; alive, it hides nothing
-                roots[n] = None if d.alive else (n,)
-                self._set(n, Status.MAINTENANCE, (), None, maint[n], Cause.MAINTENANCE, now)
+        # maintenance); None while n is reachable. held[n]: n's decision is pending. Both are
+        # what n's children read; a child is computed again only when they change.
+        roots, held = self._roots, self._held_now
+        while queue:
+            i = heapq.heappop(queue)
+            if i in done:
                 continue
-            if d.alive is None:
-                roots[n] = None
-                self._set(n, Status.UNKNOWN, (), None, None, cause, now)
-                continue
-            if d.alive:
-                roots[n] = None
-                self._set(n, Status.UP, (), None, None, d.reason, now)
-                continue
-            if self._held(n, now) or any(held[u] for u in ups):
-                held[n] = True
-                roots[n] = (prev.causes or (n,)) if prev is not None else (n,)
-                continue  # keep the previous view until the confirmations are in
-            parent_roots = [roots[u] for u in ups]
-            if ups and all(r is not None for r in parent_roots):
-                causes = tuple(dict.fromkeys(c for r in parent_roots if r for c in r))
-                roots[n] = causes
-                in_maint = [c for c in causes if c in maint]
-                cause_status = Status.DOWN if len(in_maint) < len(causes) else Status.MAINTENANCE
-                window = maint[in_maint[0]] if in_maint else None
-                reason = Cause.UPSTREAM if prev is None or prev.status is not Status.DOWN else cause
-                self._set(n, Status.UNREACHABLE, causes, cause_status, window, reason, now)
-            else:
-                roots[n] = (n,)
-                self._set(n, Status.DOWN, (), None, None, d.reason, now)
-        self._recompute_links(cause, now)
+            done.add(i)
+            n = order[i]
+            before = (roots.get(n, ()), held.get(n))
+            self._compute(n, topo.parents(n), maint, cause, now)
+            if (roots[n], held[n]) != before:
+                for c in topo.children(n):
+                    heapq.heappush(queue, index[c])
+        self._recompute_links(cause, now, full)
+
+    def _compute(
+        self, n: str, ups: tuple[str, ...], maint: Mapping[str, str], cause: Cause, now: float
+    ) -> None:
+        roots, held = self._roots, self._held_now
+        d = self._devices[n]
+        prev = self._views.get(n)
+        held[n] = False
+        if n in maint:
+            # dark behind it is because of the window; alive, it hides nothing
+            roots[n] = None if d.alive else (n,)
+            self._set(n, Status.MAINTENANCE, (), None, maint[n], Cause.MAINTENANCE, now)
+            return
+        if d.alive is None:
+            roots[n] = None
+            self._set(n, Status.UNKNOWN, (), None, None, cause, now)
+            return
+        if d.alive:
+            roots[n] = None
+            self._set(n, Status.UP, (), None, None, d.reason, now)
+            return
+        if self._held(n, now) or any(held[u] for u in ups):
+            held[n] = True
+            roots[n] = (prev.causes or (n,)) if prev is not None else (n,)
+            return  # keep the previous view until the confirmations are in
+        parent_roots = [roots[u] for u in ups]
+        if ups and all(r is not None for r in parent_roots):
+            causes = tuple(dict.fromkeys(c for r in parent_roots if r for c in r))
+            roots[n] = causes
+            in_maint = [c for c in causes if c in maint]
+            cause_status = Status.DOWN if len(in_maint) < len(causes) else Status.MAINTENANCE
+            window = maint[in_maint[0]] if in_maint else None
+            reason = Cause.UPSTREAM if prev is None or prev.status is not Status.DOWN else cause
+            self._set(n, Status.UNREACHABLE, causes, cause_status, window, reason, now)
+        else:
+            roots[n] = (n,)
+            self._set(n, Status.DOWN, (), None, None, d.reason, now)
 
     def _set(
         self,
@@ -419,6 +464,7 @@ class StateEngine:
                 name, status, prev.since, causes, cause_status, window, reason, d.evidence
             )
         self._views[name] = view
+        self._dirty_links.update(self._links_of.get(name, ()))
         before = prev.status.value if prev is not None else Status.UNKNOWN.value
         if before == status.value:
             return  # only the cause list changed (another parent died): no new event
@@ -438,35 +484,21 @@ class StateEngine:
             )
         )
 
-    def _recompute_links(self, cause: Cause, now: float) -> None:
-        for name, link in self._links.items():
+    def _recompute_links(self, cause: Cause, now: float, full: bool) -> None:
+        # sorted: the same events in the same order whatever the hashes of the names
+        names = list(self._links) if full else sorted(self._dirty_links | self._flappy)
+        self._dirty_links = set()
+        for name in names:
+            link = self._links.get(name)
+            if link is None:
+                continue
             info = link.info
             while link.transitions and link.transitions[0] < now - self._flap_window:
                 link.transitions.popleft()
+            if not link.transitions:
+                self._flappy.discard(name)
             flapping = len(link.transitions) >= self._flap_start
-            dark: list[str] = []
-            unknown = False
-            for dev in (info.a_device, info.b_device):
-                dv = self._views.get(dev)
-                if dv is None or dv.status is Status.UNKNOWN:
-                    unknown = True
-                elif dv.status is Status.UNREACHABLE:
-                    dark.extend(dv.causes)
-                elif dv.status is not Status.UP:
-                    dark.append(dev)
-            ends = [link.ends.get(d, (None, None)) for d in (info.a_device, info.b_device)]
-            if dark:
-                status, causes = LinkStatus.DARK, tuple(dict.fromkeys(dark))
-            elif unknown:
-                status, causes = LinkStatus.UNKNOWN, ()
-            elif any(adm == IF_ADMIN_DOWN for adm, _ in ends):
-                status, causes = LinkStatus.ADMIN_DOWN, ()
-            elif any(op is not None and op != IF_UP for _, op in ends):
-                status, causes = LinkStatus.DOWN, ()
-            elif all(op is None for _, op in ends):
-                status, causes = LinkStatus.UNKNOWN, ()
-            else:
-                status, causes = LinkStatus.UP, ()
+            status, causes = link_status(link, self._views)
             prev = self._link_views.get(name)
             since = prev.since if prev is not None and prev.status is status else now
             view = LinkView(name, status, since, causes, link.flaps, flapping)
