@@ -110,8 +110,8 @@ class HaPublisher(MqttPublisher):
     # --- the hooks of MqttPublisher ---------------------------------------------------------
 
     def _queued(self, seq: int, event: Event) -> None:
-        if not self.active and self.pair.own(seq, event.to_json()):
-            self.queue.discard([seq])  # the active published it already
+        if self.pair.own(seq, event.to_json()):
+            self.queue.discard([seq])  # the active (or the old one) published it already
 
     async def _connected(self, client: aiomqtt.Client) -> None:
         self._ready = False
@@ -168,7 +168,7 @@ class HaPublisher(MqttPublisher):
         if not self._ready:
             return
         role = self.pair.elect()
-        held = len(self.queue)
+        held = len(self.queue) if role == ACTIVE and not self.active else 0
         if not self.pair.become(role, held):
             return
         if role == ACTIVE:

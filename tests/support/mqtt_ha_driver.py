@@ -3,7 +3,7 @@ driven by lines on stdin, for ``tests/integration/test_mqtt_ha.py``.
 
     python tests/support/mqtt_ha_driver.py --port P --queue DB --replica a [--window 8]
 
-stdin: ``event N`` (decide device ``dev-N`` going down, now), ``hold`` / ``release`` (stop or
+stdin: ``event N`` (decide device ``dev-N`` going down, now), ``events A B`` (A..B-1), ``hold`` / ``release`` (stop or
 resume sending the outbox: an active that decided but has not published yet), ``stats``.
 stdout: ``role active|standby`` whenever the role changes (after the first election), ``stats
 {json}`` when asked.
@@ -70,6 +70,9 @@ async def main(args: argparse.Namespace) -> None:
     while line := (await reader.readline()).decode().split():
         if line[0] == "event":
             bus.publish(event(int(line[1]), "1"))
+        elif line[0] == "events":  # events A B: A..B-1 at once (a province going dark)
+            for n in range(int(line[1]), int(line[2])):
+                bus.publish(event(n, "1"))
         elif line[0] in ("hold", "release"):
             pub.held = line[0] == "hold"
             pub._wake.set()

@@ -4,6 +4,7 @@ without a broker: election, matching both ways round, expiry, take-over, the sha
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import aiomqtt
@@ -208,9 +209,13 @@ def test_standby_drops_what_the_active_publishes(ha: HaPublisher) -> None:
     ha._message(msg("netmon/events", json.dumps(ev(1, 102.0).to_json()).encode()))
     ha._message(msg("netmon/events", json.dumps(ev(2, 102.0, "2").to_json()).encode()))
     assert len(ha.queue) == 1  # shard 2's event is another pair's business
+    now = time.time()
+    ha._message(msg("netmon/events", json.dumps(ev(3, now).to_json()).encode()))  # a was first
     ha._message(msg("netmon/ha/1/a", status(OFFLINE, 0.0, "a")))  # the active's will
     assert ha.pair.role == ACTIVE and ha.pair.stats.promoted == 1
-    assert [json.loads(i.payload)["subject"] for i in ha.queue.peek()] == ["d2"]
+    ha.accept(ev(3, now + 2))  # b's version of what a published: still dropped
+    ha.accept(ev(4, now + 2))  # what a never published: b publishes it
+    assert [json.loads(i.payload)["subject"] for i in ha.queue.peek()] == ["d2", "d4"]
     assert parse_status(ha._status()) is not None and parse_status(ha._status())[0] == ACTIVE
 
 
