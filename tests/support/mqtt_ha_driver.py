@@ -3,8 +3,9 @@ driven by lines on stdin, for ``tests/integration/test_mqtt_ha.py``.
 
     python tests/support/mqtt_ha_driver.py --port P --queue DB --replica a [--window 8]
 
-stdin: ``event N`` (decide device ``dev-N`` going down, now), ``events A B`` (A..B-1), ``hold`` / ``release`` (stop or
-resume sending the outbox: an active that decided but has not published yet), ``stats``.
+stdin: ``event N`` (decide device ``dev-N`` going down, now), ``events A B`` (A..B-1),
+``hold`` / ``release`` (stop or resume sending the outbox: an active that decided but has not
+published yet), ``stats``.
 stdout: ``role active|standby`` whenever the role changes (after the first election), ``stats
 {json}`` when asked.
 """
