@@ -4,6 +4,7 @@ Topic tree (``<prefix>`` is ``netmon``; segments are percent-encoded where MQTT 
 character: ``/`` ``+`` ``#`` ``%`` and spaces)::
 
     netmon/status                                           online | offline (retained, will)
+    netmon/ha/<shard>/<replica>       instead, for an HA pair's replica (exporters/mqtt_ha.py)
     netmon/events                                           every event, QoS 1, not retained
     netmon/<province_code>/<site>/<device>/events           the device's events (QoS 1)
     netmon/<province_code>/<site>/<device>/state            device state JSON (retained)
