@@ -49,6 +49,7 @@ from collector.targets import targets_from_inventory
 from collector.udp_endpoint import SnmpEndpoint
 from exporters.exposition import FamiliesCollector, render_text
 from exporters.families import FamilyBuilder, ReloadStatus
+from netmon.event_loop import run as run_loop
 from netmon.inventory.loader import default_inventory_path, load_inventory
 from netmon.inventory.model import SnmpV2c
 from netmon.ports import free_port
@@ -325,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         fa_per10k, fa_walls, fa_vbs, _, _ = asyncio.run(
             netmon_rounds("fast", profiles, v2c, args.rounds)
         )
+        fu_per10k, fu_walls, fu_vbs, _, _ = run_loop(
+            netmon_rounds("fast", profiles, v2c, args.rounds), "uvloop"
+        )
         nm_per10k, nm_walls, nm_vbs, _, _ = asyncio.run(
             netmon_rounds("pysnmp", profiles, v2c, args.rounds)
         )
@@ -369,23 +373,31 @@ def main(argv: list[str] | None = None) -> int:
         exporter_log.close()
 
     ex = median(ex_per10k)
-    fa, nm = median(fa_per10k), median(nm_per10k)
+    fu, fa, nm = median(fu_per10k), median(fa_per10k), median(nm_per10k)
     print()
-    print("| what (medians) | netmon, own codec | netmon, pysnmp | snmp_exporter 0.21 |")
-    print("|---|---|---|---|")
-    print(f"| CPU-s per 10k varbinds | {fa:.3f} | {nm:.3f} | {ex:.3f} |")
-    print(f"| ratio to snmp_exporter | {fa / ex:.2f}x | {nm / ex:.1f}x | 1x |")
-    vbs = [median([float(v) for v in x]) for x in (fa_vbs, nm_vbs, ex_vbs)]
+    print("| what (medians [range]) | netmon, own codec, uvloop | netmon, own codec, asyncio "
+          "| netmon, pysnmp | snmp_exporter 0.21 |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    rng = [f"[{min(x):.3f}-{max(x):.3f}]" for x in (fu_per10k, fa_per10k, nm_per10k, ex_per10k)]
+    print(f"| CPU-s per 10k varbinds | {fu:.3f} {rng[0]} | {fa:.3f} {rng[1]} | {nm:.3f} {rng[2]} "
+          f"| {ex:.3f} {rng[3]} |")  # fmt: skip
+    print(f"| ratio to snmp_exporter | {fu / ex:.2f}x | {fa / ex:.2f}x | {nm / ex:.1f}x | 1x |")
+    vbs = [median([float(v) for v in x]) for x in (fu_vbs, fa_vbs, nm_vbs, ex_vbs)]
     print(f"| varbinds per cycle ({len(v2c)} v2c devices) | {vbs[0]:.0f} | {vbs[1]:.0f} | "
-          f"{vbs[2]:.0f} |")  # fmt: skip
+          f"{vbs[2]:.0f} | {vbs[3]:.0f} |")  # fmt: skip
     cycle_cpu = [
         median(a) * b / 10_000
-        for a, b in ((fa_per10k, vbs[0]), (nm_per10k, vbs[1]), (ex_per10k, vbs[2]))
+        for a, b in zip((fu_per10k, fa_per10k, nm_per10k, ex_per10k), vbs, strict=True)
     ]
-    print(f"| CPU-s per cycle | {cycle_cpu[0]:.2f} | {cycle_cpu[1]:.2f} | {cycle_cpu[2]:.2f} |")
-    print(f"| cycle wall, {len(v2c)} v2c devices | {median(fa_walls):.1f} s | "
-          f"{median(nm_walls):.1f} s | {median(ex_walls):.1f} s |")  # fmt: skip
-    print(f"| RSS | {nm_rss:.0f} MiB (whole bench process) | | {ex_rss:.0f} MiB |")
+    print(f"| CPU-s per cycle | {cycle_cpu[0]:.2f} | {cycle_cpu[1]:.2f} | {cycle_cpu[2]:.2f} | "
+          f"{cycle_cpu[3]:.2f} |")  # fmt: skip
+    ratios = [c / cycle_cpu[3] for c in cycle_cpu]
+    print(f"| per cycle, ratio to snmp_exporter | {ratios[0]:.2f}x | {ratios[1]:.2f}x | "
+          f"{ratios[2]:.1f}x | 1x |")  # fmt: skip
+    walls = [median(w) for w in (fu_walls, fa_walls, nm_walls, ex_walls)]
+    print(f"| cycle wall, {len(v2c)} v2c devices | {walls[0]:.1f} s | {walls[1]:.1f} s | "
+          f"{walls[2]:.1f} s | {walls[3]:.1f} s |")  # fmt: skip
+    print(f"| RSS | {nm_rss:.0f} MiB (whole bench process) | | | {ex_rss:.0f} MiB |")
     print(f"\n`netmon run` on the whole backbone: {run_up} of {len(targets)} devices up "
           f"{run_wall:.1f} s after start, RSS {run_rss:.0f} MiB")  # fmt: skip
     print()

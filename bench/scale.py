@@ -55,6 +55,7 @@ class Row:
     series: int
     sim_cores: float
     varbinds_per_s: float
+    probes_per_s: float
 
 
 def _up(url: str) -> int:
@@ -64,13 +65,15 @@ def _up(url: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _varbinds(url: str) -> float:
+def _totals(url: str) -> tuple[float, float]:
+    """(varbinds, probes) so far, summed over the devices."""
     with urllib.request.urlopen(url, timeout=30) as resp:
         text = resp.read().decode()
-    return sum(
-        float(m.group(1))
-        for m in re.finditer(r"^netmon_poll_varbinds_total\{.*\} (\S+)", text, re.M)
-    )
+    sums = [
+        sum(float(m.group(1)) for m in re.finditer(rf"^{name}\{{.*\}} (\S+)", text, re.M))
+        for name in ("netmon_poll_varbinds_total", "netmon_probes_total")
+    ]
+    return sums[0], sums[1]
 
 
 def measure(
@@ -83,8 +86,8 @@ def measure(
     sim_port, control, port = free_port(2), free_port(1), free_port(1)
     env = {**os.environ, **SECRET_ENV}
     with (
-        open(tmp / f"sim-{label}.log", "wb") as sim_log,
-        open(tmp / f"run-{label}.log", "wb") as log,
+        open(tmp / f"sim-{label.replace(' ', '-')}.log", "wb") as sim_log,
+        open(tmp / f"run-{label.replace(' ', '-')}.log", "wb") as log,
     ):
         sim = subprocess.Popen(
             [*NETMON, "simulate", "--inventory", str(inv_dir), "--port", str(sim_port),
@@ -111,15 +114,15 @@ def measure(
                     break
                 time.sleep(2)
             time.sleep(60)  # past the start-up burst: one whole 60 s cycle in the steady state
-            vb0, c0, s0, w0 = (
-                _varbinds(health),
+            (vb0, pr0), c0, s0, w0 = (
+                _totals(health),
                 _proc_cpu(run.pid),
                 _proc_cpu(sim.pid),
                 time.monotonic(),
             )
             time.sleep(window)
-            vb1, c1, s1, w1 = (
-                _varbinds(health),
+            (vb1, pr1), c1, s1, w1 = (
+                _totals(health),
                 _proc_cpu(run.pid),
                 _proc_cpu(sim.pid),
                 time.monotonic(),
@@ -150,7 +153,7 @@ def measure(
     wall = w1 - w0
     return Row(
         label, devices, load_cpu, sweep, up, (c1 - c0) / wall, rss, statistics.median(renders),
-        size, (s1 - s0) / wall, (vb1 - vb0) / wall,
+        size, (s1 - s0) / wall, (vb1 - vb0) / wall, (pr1 - pr0) / wall,
     )  # fmt: skip
 
 
@@ -171,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=float, default=120.0, help="CPU measuring window (s)")
     ap.add_argument("--only-scaled", action="store_true", help="skip the 1x run")
     ap.add_argument(
+        "--event-loops",
+        default="uvloop,asyncio",
+        help="netmon run's event loops to measure at the large size, in this order",
+    )
+    ap.add_argument(
         "--probe-interval", type=float, default=None, help="passed to netmon run (0: no probes)"
     )
     args = ap.parse_args(argv)
@@ -183,36 +191,44 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     big = tmp / f"inventory-x{args.scale}"
     generate(big, scale=args.scale)
+    loops = [x for x in args.event_loops.split(",") if x]
     rows = (
         []
         if args.only_scaled
-        else [measure("1x", default_inventory_path(), args.window, tmp, run_args)]
-    )
-    rows.append(measure(f"{args.scale}x", big, args.window, tmp, run_args))
+        else [
+            measure(f"1x {loops[0]}", default_inventory_path(), args.window, tmp,
+                    (*run_args, "--event-loop", loops[0]))
+        ]
+    )  # fmt: skip
+    for loop in loops:
+        rows.append(
+            measure(f"{args.scale}x {loop}", big, args.window, tmp,
+                    (*run_args, "--event-loop", loop))
+        )  # fmt: skip
     load = os.getloadavg()
     print(
         f"\ncollector at a 60 s poll interval, window {args.window:.0f} s, "
         f"run args {list(run_args)}, machine load {load[0]:.1f}/{load[1]:.1f} (logs in {tmp})"
     )
     head = (
-        f"{'size':<5} {'devices':>7} {'up':>6} {'load CPU-s':>10} {'sweep s':>8} "
+        f"{'size, loop':<12} {'devices':>7} {'up':>6} {'load CPU-s':>10} {'sweep s':>8} "
         f"{'cores':>6} {'RSS MiB':>8} {'/metrics s':>10} {'series':>8} {'vb/s':>7} "
-        f"{'sim cores':>9}"
+        f"{'probes/s':>8} {'sim cores':>9}"
     )
     print(head)
     print("-" * len(head))
     for r in rows:
         print(
-            f"{r.label:<5} {r.devices:>7} {r.up:>6} {r.load_cpu:>10.2f} {r.sweep_wall:>8.1f} "
+            f"{r.label:<12} {r.devices:>7} {r.up:>6} {r.load_cpu:>10.2f} {r.sweep_wall:>8.1f} "
             f"{r.cores:>6.3f} {r.rss_mib:>8.0f} {r.render_s:>10.2f} {r.series:>8} "
-            f"{r.varbinds_per_s:>7.0f} {r.sim_cores:>9.2f}"
+            f"{r.varbinds_per_s:>7.0f} {r.probes_per_s:>8.0f} {r.sim_cores:>9.2f}"
         )
-    big_row = rows[-1]
-    print(
-        f"\ntargets at {big_row.label}: collector <= 0.5 core: {big_row.cores:.3f} "
-        f"({'met' if big_row.cores <= 0.5 else 'MISSED'}); <= 1 GB RSS: {big_row.rss_mib:.0f} MiB "
-        f"({'met' if big_row.rss_mib <= 1024 else 'MISSED'})"
-    )
+    for big_row in rows[-len(loops) :]:
+        print(
+            f"targets at {big_row.label}: collector <= 0.5 core: {big_row.cores:.3f} "
+            f"({'met' if big_row.cores <= 0.5 else 'MISSED'}); <= 1 GB RSS: "
+            f"{big_row.rss_mib:.0f} MiB ({'met' if big_row.rss_mib <= 1024 else 'MISSED'})"
+        )
     return 0
 
 

@@ -82,6 +82,7 @@ ERROR_STATUS_NAMES = {
 _AUTH_DROPS = frozenset(("wrong_digest", "unknown_engine_or_user", "not_in_time_window"))
 _INT32 = (-(2**31), 2**31 - 1)
 _UNSIGNED32 = (ber.COUNTER32, ber.GAUGE32, ber.TIMETICKS)
+_UNSIGNED_TAGS = frozenset((*_UNSIGNED32, ber.COUNTER64))
 
 
 def to_value(tag: int, raw: int | bytes | OID | None) -> Value:
@@ -144,6 +145,9 @@ def _cached_oid(buf: bytes, start: int, stop: int) -> OID:
     return oid
 
 
+# A row's OID -> (length of its column's OID, the row's index as text), for the same reason.
+_INDEXES: dict[OID, tuple[int, str]] = {}
+
 # Encoded request varbinds (OID + NULL) by OID: a poll asks for the same OIDs every cycle.
 _VARBIND_CACHE: dict[OID, bytes] = {}
 
@@ -181,8 +185,31 @@ def decode_pdu(buf: bytes, pos: int = 0, end: int | None = None) -> Response:
             fields.append(ber.decode_int(buf, s, p))
         vs, ve = expect(buf, p, stop, ber.SEQUENCE)
         out: list[tuple[OID, int, int | bytes | OID | None]] = []
+        oids = _OID_CACHE
         p = vs
         while p < ve:
+            # The fast path: a varbind whose lengths are all in the short form (nearly every
+            # one in an answer), read inline. Anything else takes the general reader below,
+            # which also says what is wrong with it.
+            if p + 6 <= ve and buf[p] == 0x30 and buf[p + 2] == 0x06:
+                blen, olen = buf[p + 1], buf[p + 3]
+                be, oe = p + 2 + blen, p + 4 + olen
+                if blen < 0x80 and olen < 0x80 and be <= ve and oe + 2 <= be:
+                    vtag, vlen = buf[oe], buf[oe + 1]
+                    s = oe + 2
+                    if vlen < 0x80 and s + vlen == be and vtag & 0x1F != 0x1F:
+                        oid = oids.get(buf[p + 4 : oe])
+                        if oid is None:
+                            oid = _cached_oid(buf, p + 4, oe)
+                        if vtag in _UNSIGNED_TAGS and 0 < vlen <= 9:
+                            value: int | bytes | OID | None = int.from_bytes(buf[s:be], "big")
+                        elif vtag == ber.INTEGER and 0 < vlen <= 9:
+                            value = int.from_bytes(buf[s:be], "big", signed=True)
+                        else:
+                            value = decode_value(buf, vtag, s, be)
+                        out.append((oid, vtag, value))
+                        p = be
+                        continue
             bs, be = expect(buf, p, ve, ber.SEQUENCE)
             os_, oe = expect(buf, bs, be, ber.OBJECT_IDENTIFIER)
             vtag, s, e = read_tlv(buf, oe, be)
@@ -410,7 +437,13 @@ class FastSnmpTransport:
                     finished.add(column)
                     continue
                 last[column] = key
-                out[column][".".join(map(str, key[n:]))] = to_value(tag, raw)
+                index = _INDEXES.get(key)  # a column's rows are the same ifIndexes every poll
+                if index is None or index[0] != n:
+                    index = (n, ".".join(map(str, key[n:])))
+                    if len(_INDEXES) >= OID_CACHE_MAX:
+                        _INDEXES.clear()
+                    _INDEXES[key] = index
+                out[column][index[1]] = to_value(tag, raw)
             active = [c for c in active if c not in finished]
         if len(self._rows_hint) < 64 or hint_key in self._rows_hint:
             self._rows_hint[hint_key] = max((len(rows) for rows in out.values()), default=0)

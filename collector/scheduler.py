@@ -90,6 +90,13 @@ class _Slot:
     full_ok: bool = False
     status_ok: bool = True
     dead: bool = False  # the last probe got no answer
+    # A full or status poll that answers is a probe too (see dispatch): when the latest
+    # answered one was sent, when the running ones were, when the next status poll is due.
+    heard_at: float = -math.inf
+    full_since: float = -math.inf
+    status_since: float = -math.inf
+    next_status: float = math.inf
+    status_heard: bool = False  # the last status poll answered
     # The spread start-up poll can land just before the device's phase, so its first regular
     # poll comes due while it still runs: that one overlap is no overrun, not a skip to count.
     forgive_overlap: bool = False
@@ -166,7 +173,9 @@ class Scheduler:
                 continue
             self._push(now + spread, name, FULL)
             if target.uplinks:
-                self._push(self._next_slot(now, name, target.status_interval), name, STATUS)
+                due = self._next_slot(now, name, target.status_interval)
+                self._slots[name].next_status = due
+                self._push(due, name, STATUS)
             if target.probe_interval > 0:
                 self._push(self._next_slot(now, name, target.probe_interval), name, PROBE)
         self._wake.set()
@@ -219,7 +228,13 @@ class Scheduler:
                 interval = target.probe_interval or target.interval
                 if slot.dead:
                     interval *= DEAD_PROBE_FACTOR
-            self._push(self._next_slot(max(now, due), name, interval), name, kind)
+                elif self._probe_not_needed(name, slot, due, interval):
+                    state.status_skipped["answered"] += 1
+                    continue
+            nxt = self._next_slot(max(now, due), name, interval)
+            if kind == STATUS:
+                slot.next_status = nxt
+            self._push(nxt, name, kind)
             if kind == FULL:
                 if slot.dead:
                     state.suspended += 1  # known dead: the probe tells when it is back
@@ -232,6 +247,7 @@ class Scheduler:
                     continue
                 slot.forgive_overlap = slot.full_task is None and self._startup_window > 0
                 slot.full_task = asyncio.create_task(self._full(name, generation, due))
+                slot.full_since = now  # a probe due in this same dispatch is not needed
             elif kind == STATUS:
                 if slot.dead:
                     state.status_skipped["unreachable"] += 1
@@ -240,6 +256,7 @@ class Scheduler:
                     state.status_skipped["busy"] += 1
                     continue
                 slot.status_task = asyncio.create_task(self._status(name, generation))
+                slot.status_since = now
             else:
                 if state.polls == 0 and not target.probe_only:
                     continue  # its first full poll gives the first verdict: no start-up burst
@@ -249,6 +266,21 @@ class Scheduler:
                 slot.probe_task = asyncio.create_task(self._probe(name, generation))
             started += 1
         return started
+
+    def _probe_not_needed(self, name: str, slot: _Slot, due: float, interval: float) -> bool:
+        """A poll that answers is a probe: skip this one (and schedule the next) when the
+        device answered a poll sent less than ``interval`` ago, one is running, or its status
+        poll is due within half an interval. The longest silence stays one interval, a device
+        with status polls every 2 intervals needs half the probes, and a poll that fails asks
+        for a probe at once."""
+        last = max(slot.heard_at, slot.full_since, slot.status_since)
+        if due - last < 0.9 * interval:  # 0.9: a probe's own slot lags its due time a little
+            self._push(last + interval, name, PROBE)
+            return True
+        if slot.status_heard and slot.next_status - due <= interval / 2:
+            self._push(slot.next_status + interval, name, PROBE)
+            return True
+        return False
 
     def request_probe(self, name: str) -> bool:
         """Probe ``name`` now (unless a probe of it is running); False if unknown."""
@@ -294,21 +326,26 @@ class Scheduler:
         if state is None:
             return
         target = state.target
+        slot = self._slots[name]
         async with self._sem:
             start = self._clock()
             began = self._wall()
             self._last_lag = max(0.0, start - due)
             self.in_flight += 1
+            slot.full_since = start
             try:
                 result = await guard_poll(
                     self.collector.collect(target), poll_deadline(target, self._requests_bound)
                 )
             finally:
                 self.in_flight -= 1
+                slot.full_since = -math.inf
             duration = self._clock() - start
         state = self._current(name, generation)
         if state is None:
             return
+        if result.ok:
+            slot.heard_at = max(slot.heard_at, start)
         self._record(name, state, result, duration)
         self._observe(name, FULL, state, result, began)
         if result.error_kind == "timeout":
@@ -352,22 +389,27 @@ class Scheduler:
             return
         target = state.target
         deadline = status_deadline(target)
+        slot = self._slots[name]
         async with self._status_sem:
+            start = self._clock()
             began = self._wall()
             self.status_in_flight += 1
+            slot.status_since = start
             try:
                 result = await guard_status(self.collector.poll_status(target), deadline)
             finally:
                 self.status_in_flight -= 1
+                slot.status_since = -math.inf
+        slot.status_heard = result is not None and result.ok
         state = self._current(name, generation)
         if state is None or result is None:
             return
-        slot = self._slots[name]
         state.status_polls += 1
         if result.ok:
             state.status_overlay = result.oper_status
             state.status_time = self._wall()
             slot.status_ok = True
+            slot.heard_at = max(slot.heard_at, start)
         else:
             state.status_failures += 1
             slot.status_ok = False
@@ -384,6 +426,7 @@ class Scheduler:
         # Known-dead devices wait on their own slots; a confirmation never waits behind them.
         sem = self._dead_sem if slot.dead and not urgent else self._probe_sem
         async with sem:
+            start = self._clock()
             began = self._wall()
             self.probe_in_flight += 1
             try:
@@ -395,6 +438,8 @@ class Scheduler:
             return  # a collector bug is not a verdict on the device
         was_dead = slot.dead
         slot.dead = not result.answered
+        if result.answered:
+            slot.heard_at = max(slot.heard_at, start)
         state.probes += 1
         state.answering = result.answered
         if not result.answered:

@@ -230,7 +230,8 @@ class FamilyBuilder:
             "netmon_fast_polls_skipped_total",
             "counter",
             "Status polls and probes not started: reason busy (the previous one still runs), "
-            "unreachable (status polls of a device known not to answer), probe_busy.",
+            "unreachable (status polls of a device known not to answer), probe_busy, answered "
+            "(a probe not needed: the device answered a poll sent within the probe interval).",
         )
         for s, dl in labelled:
             for reason, n in sorted(s.status_skipped.items()):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netmon.event_loop import DEFAULT_LOOP, LOOPS
 from netmon.event_options import add_arguments as add_event_arguments
 from netmon.event_options import options_from_args as event_options
 
@@ -99,6 +100,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "probe_interval, 5; 0: none, for measuring what they cost)",
     )
     p.add_argument(
+        "--event-loop",
+        choices=LOOPS,
+        default=DEFAULT_LOOP,
+        help=f"the asyncio event loop (default {DEFAULT_LOOP}: about half the CPU per SNMP "
+        "request, see the README's collector benchmarks)",
+    )
+    p.add_argument(
         "--shard",
         type=_shard,
         default=None,
@@ -174,6 +182,7 @@ def handle(args: argparse.Namespace) -> int:
         args.shard,
         events,
         ssh=ssh_options(args),
+        event_loop=args.event_loop,
     )
 
 
@@ -190,10 +199,12 @@ def _serve(
     shard: Shard | None = None,
     events: EventOptions | None = None,
     ssh: SshOptions | None = None,
+    event_loop: str = DEFAULT_LOOP,
 ) -> int:
     import asyncio
     import signal
 
+    from netmon.event_loop import run
     from netmon.service import Service
 
     async def main() -> int:
@@ -216,4 +227,4 @@ def _serve(
         loop.add_signal_handler(signal.SIGHUP, service.request_reload)
         return await service.run(host, port, stop)
 
-    return asyncio.run(main())
+    return run(main(), event_loop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 from collections import deque
 
@@ -442,5 +443,42 @@ def test_no_scheduled_probe_before_the_first_full_poll() -> None:
         sched.dispatch(clock.now)
         await settle()
         assert col.probed == ["a"]
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("name", ["a", "b", "c", "d1", "e22", "f333"])  # other phases
+def test_a_device_answering_its_status_polls_needs_half_the_probes(name: str) -> None:
+    async def main() -> None:
+        t = target(
+            name, interval=600.0, status_interval=10.0, uplinks=("Gi0/1",), probe_interval=5.0
+        )
+        clock, col, sched = await polled_once({name: t})
+        col.status[name] = StatusResult(ok=True, oper_status={"Gi0/1": 1})
+        asked: list[float] = []  # when each request that the device answered was sent
+
+        def observer(name: str, kind: str, state: object, result: object, began: float) -> None:
+            asked.append(clock.now)
+
+        sched.observer = observer
+        for _ in range(400):  # 200 s in 0.5 s steps
+            clock.now += 0.5
+            sched.dispatch(clock.now)
+            await settle()
+        state = sched.states[name]
+        assert 19 <= state.status_polls <= 21
+        # every second probe was not needed: a status poll had just answered
+        assert 18 <= state.probes <= 22, state.probes
+        assert state.status_skipped["answered"] >= 18
+        gaps = [b - a for a, b in itertools.pairwise(asked)]
+        assert max(gaps) <= 5.0 + 0.5, max(gaps)  # never silent longer than a probe interval
+        # once its status polls stop answering, it is probed every interval again
+        col.status[name] = StatusResult(ok=False, error_kind="timeout", error="no answer")
+        probes = state.probes
+        for _ in range(100):
+            clock.now += 0.5
+            sched.dispatch(clock.now)
+            await settle()
+        assert state.probes - probes >= 9
 
     asyncio.run(main())
