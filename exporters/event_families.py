@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collector.traps import DROP_REASONS, TrapStats
 from exporters.families import Family, LabelSet
+from exporters.ha_pair import HA_DROP_REASONS, ROLES, Pair
 from exporters.mqtt import DELIVERY_BUCKETS, MqttPublisher
 
 _NONE = LabelSet(())
@@ -138,3 +139,51 @@ def _delivery(pub: MqttPublisher) -> Family:
         fam.samples.append((LabelSet((("le", f"{bound:g}"),)), count))
     fam.samples.append((LabelSet((("le", "+Inf"),)), s.delivery_count))
     return fam
+
+
+def ha_families(pair: Pair) -> list[Family]:
+    """An HA replica's (``--replica``): its role and what became of its own events."""
+    role = Family(
+        "netmon_mqtt_ha_role",
+        "gauge",
+        "1 for this replica's role in its HA pair (active publishes the events), 0 otherwise.",
+    )
+    for name in ROLES:
+        role.samples.append((LabelSet((("role", name),)), int(pair.role == name)))
+    st = pair.stats
+    return [
+        role,
+        _by(
+            "netmon_mqtt_ha_events_dropped_total",
+            "Own events not published: the active replica published the same change (matched), "
+            "never decided it and moved past it (expired), or had announced the subject's state "
+            "before this replica's first decision about it (first).",
+            "reason",
+            {"matched": st.matched, "expired": st.expired, "first": st.first},
+            HA_DROP_REASONS,
+        ),
+        _one(
+            "netmon_mqtt_ha_events_promoted_total",
+            "counter",
+            "Own events published on taking over: the active replica had not published them.",
+            st.promoted,
+        ),
+        _one(
+            "netmon_mqtt_ha_promotions_total",
+            "counter",
+            "Times this replica took over publishing.",
+            st.promotions,
+        ),
+        _one(
+            "netmon_mqtt_ha_demotions_total",
+            "counter",
+            "Times this replica gave publishing up to the other one.",
+            st.demotions,
+        ),
+        _one(
+            "netmon_mqtt_ha_events_held",
+            "gauge",
+            "Own events held as standby, waiting for the active replica's version.",
+            pair.pending(),
+        ),
+    ]

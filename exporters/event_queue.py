@@ -78,12 +78,13 @@ class EventQueue:
 
     # --- events -----------------------------------------------------------------------------
 
-    def put(self, event_id: str, topics: tuple[str, ...], payload: bytes) -> None:
-        """Append one event (durable when this returns); drop the oldest beyond the bound."""
+    def put(self, event_id: str, topics: tuple[str, ...], payload: bytes) -> int:
+        """Append one event (durable when this returns); drop the oldest beyond the bound.
+        Returns its ``seq``."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(
+            cur = db.execute(
                 "INSERT INTO events (event_id, topics, payload, queued) VALUES (?, ?, ?, ?)",
                 (event_id, "\n".join(topics), payload, time.time()),
             )
@@ -99,6 +100,7 @@ class EventQueue:
             db.execute("ROLLBACK")
             raise
         self.enqueued += 1
+        return int(cur.lastrowid or 0)
 
     def peek(self, limit: int = 100) -> list[QueuedEvent]:
         """The oldest ``limit`` events, oldest first."""
@@ -112,6 +114,14 @@ class EventQueue:
         """The broker acknowledged event ``seq`` on every topic: forget it."""
         cur = self._db.execute("DELETE FROM events WHERE seq = ?", (seq,))
         self.delivered += cur.rowcount
+
+    def discard(self, seqs: list[int]) -> int:
+        """Forget events that are not to be published (an HA standby's, published by the
+        active replica); not counted as delivered. Returns how many were still there."""
+        if not seqs:
+            return 0
+        cur = self._db.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
+        return max(cur.rowcount, 0)
 
     def _count(self) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM events").fetchone()
@@ -150,6 +160,11 @@ class EventQueue:
         self._db.execute(
             "UPDATE retained SET published_key = ? WHERE topic = ?", (update.key, update.topic)
         )
+
+    def forget_published(self) -> None:
+        """Consider nothing acknowledged: every retained topic is sent again (an HA replica
+        taking over: the broker holds what the other replica published)."""
+        self._db.execute("UPDATE retained SET published_key = NULL")
 
     def retained_topics(self) -> list[str]:
         """Every retained topic that carries (or is to carry) a state, not a removal."""

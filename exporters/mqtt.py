@@ -4,6 +4,7 @@ Topic tree (``<prefix>`` is ``netmon``; segments are percent-encoded where MQTT 
 character: ``/`` ``+`` ``#`` ``%`` and spaces)::
 
     netmon/status                                           online | offline (retained, will)
+    netmon/ha/<shard>/<replica>       instead, for an HA pair's replica (exporters/mqtt_ha.py)
     netmon/events                                           every event, QoS 1, not retained
     netmon/<province_code>/<site>/<device>/events           the device's events (QoS 1)
     netmon/<province_code>/<site>/<device>/state            device state JSON (retained)
@@ -24,18 +25,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import ssl
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
 
 import aiomqtt
 
 from exporters.event_queue import EventQueue
+from exporters.mqtt_topics import (
+    device_base,
+    device_state,
+    encode,
+    link_device,
+    link_state,
+    segment,
+)
 from netmon.errors import ConfigError
 from netmon.state.events import Subscription
 from netmon.state.model import DeviceView, Event, LinkView, Place, Status
@@ -70,81 +77,6 @@ class MqttSettings:
     prefix: str = PREFIX
 
 
-def parse_mqtt_url(url: str) -> tuple[bool, str, int]:
-    """``mqtt://HOST[:PORT]`` or ``mqtts://HOST[:PORT]`` -> (tls, host, port)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError(f"not an MQTT URL: {url!r} (write mqtt://HOST:PORT or mqtts://...)")
-    if parts.username or parts.password:
-        raise ConfigError("put MQTT credentials in --mqtt-username/--mqtt-password references")
-    tls = parts.scheme == "mqtts"
-    try:
-        port = parts.port or (8883 if tls else 1883)
-    except ValueError as exc:
-        raise ConfigError(f"not an MQTT URL: {url!r}: {exc}") from exc
-    return tls, parts.hostname, port
-
-
-def segment(text: str) -> str:
-    """One topic level: MQTT's separators and wildcards percent-encoded."""
-    return quote(text, safe=":-._~@=,;!$&'()*")
-
-
-def device_base(prefix: str, place: Place) -> str:
-    return f"{prefix}/{segment(place.province_code)}/{segment(place.site)}/{segment(place.device)}"
-
-
-def link_device(link: str) -> str:
-    """The downstream ("from") device of an inventory link name ``dev:if--dev:if``."""
-    return link.split(":", 1)[0]
-
-
-def _place_json(place: Place) -> dict[str, Any]:
-    return {
-        "device": place.device,
-        "site": place.site,
-        "site_kind": place.site_kind,
-        "province_code": place.province_code,
-        "province": place.province,
-        "region": place.region,
-        "name_th": place.name_th,
-        "name_en": place.name_en,
-    }
-
-
-def device_state(view: DeviceView, place: Place) -> tuple[dict[str, Any], str]:
-    """The retained device payload and its key (what matters: not timestamps or evidence)."""
-    payload = {
-        "status": view.status.value,
-        "since": round(view.since, 3),
-        "causes": list(view.causes),
-        "cause_status": view.cause_status.value if view.cause_status else None,
-        "window": view.window,
-        "reason": view.reason.value,
-        "evidence": view.evidence,
-        **_place_json(place),
-    }
-    key = f"{view.status.value}|{','.join(view.causes)}|{view.cause_status}|{view.window}"
-    return payload, key
-
-
-def link_state(view: LinkView, place: Place) -> tuple[dict[str, Any], str]:
-    payload = {
-        "link": view.name,
-        "status": view.status.value,
-        "since": round(view.since, 3),
-        "causes": list(view.causes),
-        "flaps": view.flaps,
-        "flapping": view.flapping,
-        **_place_json(place),
-    }
-    return payload, f"{view.status.value}|{','.join(view.causes)}|{view.flapping}"
-
-
-def encode(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 DELIVERY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0, 300.0)
 
 
@@ -173,6 +105,8 @@ class MqttStats:
 
 
 class MqttPublisher:
+    clean_session: bool | None = None  # None: paho's default for MQTT 3.1.1 (a clean one)
+
     def __init__(
         self,
         settings: MqttSettings,
@@ -214,12 +148,28 @@ class MqttPublisher:
 
     def accept(self, event: Event) -> None:
         """Put ``event`` in the outbox (durable on return) and update the retained board."""
-        self.queue.put(event.id, self.event_topics(event), encode(event.to_json()))
+        seq = self.queue.put(event.id, self.event_topics(event), encode(event.to_json()))
+        self._queued(seq, event)
         if event.kind in ("device", "reboot"):
             self._want_device(event.subject)
         elif event.kind in ("link", "flapping"):
             self._want_link(event.subject)
         self._wake.set()
+
+    # --- hooks of an HA replica (exporters/mqtt_ha.py): one publisher per pair ---------------
+
+    def _queued(self, seq: int, event: Event) -> None:
+        """``event`` is in the outbox as ``seq``."""
+
+    def _offline(self) -> bytes:
+        """The status payload of a clean stop and of the will."""
+        return b"offline"
+
+    async def _connected(self, client: aiomqtt.Client) -> None:
+        await client.publish(self.status_topic, b"online", qos=1, retain=True)
+
+    def _message(self, message: aiomqtt.Message) -> None:
+        """A message of a topic subscribed in ``_connected`` (none here)."""
 
     def _want_device(self, name: str) -> str | None:
         """Update the device's retained state; returns its topic (None: not on the board)."""
@@ -292,13 +242,14 @@ class MqttPublisher:
                 tls_context.load_cert_chain(s.cert_file, s.key_file)
         username = self._resolve(s.username) if s.username else None
         password = self._resolve(s.password) if s.password else None
-        will = aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True)
+        will = aiomqtt.Will(self.status_topic, self._offline(), qos=1, retain=True)
         client = aiomqtt.Client(
             s.host,
             s.port,
             username=username,
             password=password,
             identifier=s.client_id,
+            clean_session=self.clean_session,
             will=will,
             keepalive=s.keepalive,
             tls_context=tls_context,
@@ -324,13 +275,13 @@ class MqttPublisher:
                         self.stats.connects += 1
                         backoff = 0.2
                         log.info("mqtt: connected to %s:%d", self.settings.host, self.settings.port)
-                        await client.publish(self.status_topic, b"online", qos=1, retain=True)
+                        await self._connected(client)
                         self.sync_board()
                         await self._flush_until(client, stop)
                         # A clean stop: say so (the will is for crashes), then disconnect.
                         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                             await client.publish(
-                                self.status_topic, b"offline", qos=1, retain=True, timeout=2
+                                self.status_topic, self._offline(), qos=1, retain=True, timeout=2
                             )
                 except (aiomqtt.MqttError, OSError, ssl.SSLError, ConfigError) as exc:
                     was = self.stats.connected
@@ -355,12 +306,11 @@ class MqttPublisher:
                 while (event := self.subscription.get_nowait()) is not None:
                     self.accept(event)
 
-    @staticmethod
-    async def _until_disconnected(client: aiomqtt.Client) -> None:
+    async def _until_disconnected(self, client: aiomqtt.Client) -> None:
         """Ends (raising MqttError) when the connection drops: aiomqtt's message iterator is
-        its public signal; nothing is subscribed, so no message ever comes."""
-        async for _ in client.messages:
-            pass
+        its public signal (and brings what ``_connected`` subscribed to)."""
+        async for message in client.messages:
+            self._message(message)
 
     async def _flush_until(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         gone = asyncio.create_task(self._until_disconnected(client))

@@ -46,6 +46,7 @@ class Plan:
     alertmanager_port: int = 9093
     gossip_port: int = 9094
     inventory_dir: str = "/etc/netmon/inventory"
+    mqtt_url: str | None = None  # every replica publishes through its pair (--replica)
     # (machine name, shard) -> host:port of that shard's /metrics; default 127.0.0.1:9800+K
     shard_address: Mapping[tuple[str, int], str] = field(default_factory=dict)
 
@@ -167,6 +168,15 @@ def grafana_datasource(plan: Plan, *, url: str | None = None) -> dict[str, Any]:
     }
 
 
+def run_args(plan: Plan, machine: str) -> str:
+    """``NETMON_RUN_ARGS`` of a machine: its replica name (one MQTT publisher per pair, the
+    other taking over: exporters/mqtt_ha.py) and the broker when there is one."""
+    args = ["--replica", machine]
+    if plan.mqtt_url:
+        args += ["--mqtt-url", plan.mqtt_url]
+    return " ".join(args)
+
+
 def _env(values: Mapping[str, str]) -> str:
     return HEADER + "".join(f'{k}="{v}"\n' for k, v in values.items())
 
@@ -178,7 +188,7 @@ def machine_files(plan: Plan, machine: str, provinces: Sequence[str]) -> dict[st
             {
                 "NETMON_INVENTORY": plan.inventory_dir,
                 "NETMON_SHARDS": str(plan.shards),
-                "NETMON_RUN_ARGS": "",
+                "NETMON_RUN_ARGS": run_args(plan, machine),
                 "NETMON_SIM_CONTROL_PORT": "9161",
                 "NETMON_VM_URL": f"http://127.0.0.1:{plan.vm_port}",
                 "NETMON_VMAGENT_ARGS": " ".join(vmagent_args(plan)),

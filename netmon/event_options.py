@@ -111,6 +111,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "~/.local/state/netmon/)",
     )
     g.add_argument(
+        "--replica",
+        default=None,
+        metavar="NAME",
+        help="this machine's name in an HA pair (a, b): one replica of the pair publishes "
+        "the events, the other takes over when it goes (README: Shards and HA pairs)",
+    )
+    g.add_argument(
+        "--mqtt-ha-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="with --replica: how far apart in decision time the two replicas' versions of "
+        "one change may be (default 60)",
+    )
+    g.add_argument(
         "--mqtt-queue-max",
         type=int,
         default=100_000,
@@ -122,7 +137,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> EventOptions | None:
     """The ``EventOptions`` the arguments ask for (None: no traps, no MQTT); raises
     ConfigError for a bad URL or a non-loopback trap address without --allow-non-loopback."""
-    from exporters.mqtt import MqttSettings, parse_mqtt_url
+    from exporters.mqtt import MqttSettings
+    from exporters.mqtt_topics import parse_mqtt_url
     from netmon.event_wiring import EventOptions
 
     if args.trap_listen is None and args.mqtt_url is None:
@@ -152,6 +168,10 @@ def options_from_args(args: argparse.Namespace) -> EventOptions | None:
             password=args.mqtt_password,
             client_id=args.mqtt_client_id,
         )
+    if args.replica is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", args.replica):
+        raise ConfigError(f"--replica {args.replica!r}: want letters, digits, - or _")
+    if args.mqtt_ha_window <= 0:
+        raise ConfigError("--mqtt-ha-window must be positive")
     if args.mqtt_queue_max < 1:
         raise ConfigError("--mqtt-queue-max must be at least 1")
     return EventOptions(
@@ -161,4 +181,6 @@ def options_from_args(args: argparse.Namespace) -> EventOptions | None:
         mqtt=mqtt,
         mqtt_queue=args.mqtt_queue,
         mqtt_queue_max=args.mqtt_queue_max,
+        replica=args.replica,
+        ha_window=args.mqtt_ha_window,
     )

@@ -17,10 +17,12 @@ from typing import Protocol
 
 from collector.model import DeviceState
 from collector.traps import DEFAULT_ENGINE_ID, Trap, TrapReceiver, trap_config
-from exporters.event_families import mqtt_families, trap_families
+from exporters.event_families import ha_families, mqtt_families, trap_families
 from exporters.event_queue import DEFAULT_MAX_EVENTS, EventQueue
 from exporters.families import Family
+from exporters.ha_pair import DEFAULT_WINDOW
 from exporters.mqtt import MqttPublisher, MqttSettings
+from exporters.mqtt_ha import HaPublisher
 from netmon.inventory.model import Inventory
 from netmon.inventory.secrets import resolve_secret
 from netmon.state.engine import StateEngine
@@ -49,6 +51,8 @@ class EventOptions:
     mqtt: MqttSettings | None = None
     mqtt_queue: Path | None = None
     mqtt_queue_max: int = DEFAULT_MAX_EVENTS
+    replica: str | None = None  # an HA pair's replica: one publisher per pair (mqtt_ha.py)
+    ha_window: float = DEFAULT_WINDOW
 
 
 class Polls(Protocol):
@@ -112,9 +116,19 @@ class EventWiring:
         if o.mqtt is not None:
             # Subscribe now, before the first inventory: its events must reach the broker too.
             self._queue = EventQueue(o.mqtt_queue or default_queue_path(), o.mqtt_queue_max)
-            self.publisher = MqttPublisher(
-                o.mqtt, self._queue, self.engine.bus.subscribe(), self.engine
-            )
+            sub = self.engine.bus.subscribe()
+            if o.replica is None:
+                self.publisher = MqttPublisher(o.mqtt, self._queue, sub, self.engine)
+            else:
+                self.publisher = HaPublisher(
+                    o.mqtt,
+                    self._queue,
+                    sub,
+                    self.engine,
+                    replica=o.replica,
+                    shard=self.engine.shard,
+                    window=o.ha_window,
+                )
 
     def apply(self, inventory: Inventory) -> None:
         """A (re)loaded inventory: the receiver's sources, communities and USM users."""
@@ -155,4 +169,6 @@ class EventWiring:
             out += trap_families(self.receiver.stats)
         if self.publisher is not None:
             out += mqtt_families(self.publisher)
+            if isinstance(self.publisher, HaPublisher):
+                out += ha_families(self.publisher.pair)
         return out

@@ -149,6 +149,7 @@ class Service:
             maintenance=self._in_maintenance,
             # a burst of observations (a start, an outage) is one computation per 0.2 s
             defer=lambda fn: asyncio.get_running_loop().call_later(STATE_DEFER, fn),
+            shard=str(shard.index) if shard is not None else None,  # on every event
         )
         self.maintenance = MaintenancePlan()
         self._maint_cache: tuple[object, dict[str, str]] | None = None

@@ -35,6 +35,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="NAME=HOST",
         help="a machine of the pair, its replica name and host (default: a=netmon-a b=netmon-b)",
     )
+    g.add_argument(
+        "--mqtt-url",
+        default=None,
+        metavar="URL",
+        help="the broker every replica publishes events to (mqtt:// or mqtts://); each "
+        "machine gets it with its --replica name: one publisher per pair, automatic failover",
+    )
     g.add_argument("--scrape-interval", default="30s", help="also the deduplication interval")
     g.add_argument("--out", type=Path, required=True, help="directory to write into")
     g.set_defaults(func=generate)
@@ -53,7 +60,16 @@ def generate(args: argparse.Namespace) -> int:
     except InventoryError as exc:
         print(f"{exc}\nrun `netmon inventory check`", file=sys.stderr)
         return 1
-    kwargs: dict[str, Any] = {"scrape_interval": args.scrape_interval}
+    kwargs: dict[str, Any] = {"scrape_interval": args.scrape_interval, "mqtt_url": args.mqtt_url}
+    if args.mqtt_url is not None:
+        from exporters.mqtt_topics import parse_mqtt_url
+        from netmon.errors import ConfigError
+
+        try:
+            parse_mqtt_url(args.mqtt_url)
+        except ConfigError as exc:
+            print(f"--mqtt-url: {exc}", file=sys.stderr)
+            return 2
     if args.machine:
         kwargs["machines"] = tuple(Machine(n, h) for n, h in args.machine)
     plan = Plan(args.shards, **kwargs)

@@ -77,8 +77,10 @@ class StateEngine:
         flap_window: float = FLAP_WINDOW,
         flap_start: int = FLAP_START,
         defer: Callable[[Callable[[], None]], object] | None = None,
+        shard: str | None = None,
     ) -> None:
         self.bus = bus or EventBus()
+        self.shard = shard  # carried by every event (a plain string: "K" of --shard K/N)
         self._clock = clock
         self._confirm = confirm
         self._confirm_timeout = confirm_timeout
@@ -281,7 +283,18 @@ class StateEngine:
         view = self._views.get(device)
         status = view.status.value if view else Status.UNKNOWN.value
         self.bus.publish(
-            Event("reboot", device, self._clock(), status, status, cause, place, None, evidence)
+            Event(
+                "reboot",
+                device,
+                self._clock(),
+                status,
+                status,
+                cause,
+                place,
+                None,
+                evidence,
+                shard=self.shard,
+            )
         )
 
     def tick(self) -> None:
@@ -467,6 +480,7 @@ class StateEngine:
                 self._places[name],
                 cause_device,
                 d.evidence if status in (Status.UP, Status.DOWN) else window or "",
+                shard=self.shard,
             )
         )
 
@@ -507,6 +521,7 @@ class StateEngine:
                             causes[0] if causes else None,
                             f"{info.a_device} {info.a_interface} - "
                             f"{info.b_device} {info.b_interface}",
+                            shard=self.shard,
                         )
                     )
             if prev is not None and prev.flapping != flapping:
@@ -521,6 +536,7 @@ class StateEngine:
                         place,
                         None,
                         f"{len(link.transitions)} transitions in {self._flap_window:.0f} s",
+                        shard=self.shard,
                     )
                 )
 

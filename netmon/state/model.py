@@ -77,8 +77,9 @@ EVENT_KINDS = ("device", "link", "reboot", "flapping")
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One state change. ``id`` is derived from what changed and when it was decided, so two
-    replicas deciding the same change agree on it and a resend keeps it (dedup by id)."""
+    """One state change. ``id`` is derived from what changed and when it was decided, so a
+    resend keeps it (dedup by id); two replicas decide the same change at different times, so
+    their ids differ (an HA pair publishes one of the two: ``exporters/mqtt_ha.py``)."""
 
     kind: str  # one of EVENT_KINDS
     subject: str  # device name, or link name for link/flapping events
@@ -89,6 +90,7 @@ class Event:
     place: Place  # the device (for a link: its downstream end)
     cause_device: str | None = None
     evidence: str = ""
+    shard: str | None = None  # the deciding replica's shard (`netmon run --shard K/N`): "K"
     id: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -119,4 +121,5 @@ class Event:
             "region": p.region,
             "name_th": p.name_th,
             "name_en": p.name_en,
+            "shard": self.shard,
         }

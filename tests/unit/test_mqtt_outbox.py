@@ -11,7 +11,8 @@ import pytest
 
 from collector.traps import Trap
 from exporters.event_queue import EventQueue
-from exporters.mqtt import MqttPublisher, MqttSettings, parse_mqtt_url, segment
+from exporters.mqtt import MqttPublisher, MqttSettings
+from exporters.mqtt_topics import parse_mqtt_url, segment
 from netmon.errors import ConfigError
 from netmon.event_options import add_arguments, options_from_args
 from netmon.event_wiring import TrapFeed
