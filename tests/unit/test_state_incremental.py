@@ -132,7 +132,7 @@ def test_incremental_equals_whole_on_the_hand_built_backbone(seed: int) -> None:
 _SHIPPED: list[Inventory] = []
 
 
-@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("seed", range(1))
 def test_incremental_equals_whole_on_the_shipped_backbone(seed: int) -> None:
     if not _SHIPPED:
         _SHIPPED.append(load_inventory(default_inventory_path()))
@@ -140,6 +140,6 @@ def test_incremental_equals_whole_on_the_shipped_backbone(seed: int) -> None:
     for dev in pair.devices:  # start from a live backbone, then break it at random
         pair.both("observe", dev, True, Cause.POLL, "up", pair.clock.now)
     pair.check(-1)
-    for step in range(250):
+    for step in range(120):
         pair.step()
         pair.check(step)
