@@ -52,6 +52,7 @@ from exporters.families import FamilyBuilder, ReloadStatus
 from netmon.event_loop import run as run_loop
 from netmon.inventory.loader import default_inventory_path, load_inventory
 from netmon.inventory.model import SnmpV2c
+from netmon.inventory.topology import Topology
 from netmon.ports import free_port
 from netmon.service import pysnmp_factory
 from netmon.simulator.testbed import SECRETS
@@ -229,10 +230,15 @@ def _control(port: int, body: dict[str, object]) -> None:
         resp.read()
 
 
-async def fault_cycle(control: int, targets: dict[str, Target]) -> dict[str, float]:
-    """One full-backbone cycle with 10 % dead and 5 % slow devices (chosen by name order)."""
+async def fault_cycle(
+    control: int, targets: dict[str, Target], leaves: set[str]
+) -> dict[str, float]:
+    """One full-backbone cycle with 10 % dead and 5 % slow devices (chosen by name order).
+    The dead are leaves (nothing behind them): the simulator cuts off what lies behind a dead
+    device, which would make "healthy" devices unreachable."""
     names = sorted(targets)
-    dead = set(names[::10])
+    dead = set([n for n in names if n in leaves][:: max(1, len(leaves) * 10 // len(names))])
+    dead = set(sorted(dead)[: len(names) // 10])
     slow = set(names[5::20]) - dead
     for n in dead:
         _control(control, {"action": "dead", "device": n})
@@ -341,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         up = sum(1 for s in states if s.up)
 
         # faults: 10 % of the devices dead, 5 % slow (+500 ms per answer), one more cycle
-        faults = asyncio.run(fault_cycle(control, targets))
+        topology = Topology.build(inventory)
+        leaves = {n for n in topology.order if not topology.children(n)}
+        faults = asyncio.run(fault_cycle(control, targets, leaves))
         reload = ReloadStatus(True, time.time(), len(states))
 
         text_times, client_times = [], []
