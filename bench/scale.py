@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only-scaled", action="store_true", help="skip the 1x run")
     ap.add_argument(
         "--event-loops",
-        default="uvloop,asyncio",
+        default="asyncio,uvloop",
         help="netmon run's event loops to measure at the large size, in this order",
     )
     ap.add_argument(

@@ -103,8 +103,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--event-loop",
         choices=LOOPS,
         default=DEFAULT_LOOP,
-        help=f"the asyncio event loop (default {DEFAULT_LOOP}: about half the CPU per SNMP "
-        "request, see the README's collector benchmarks)",
+        help=f"the asyncio event loop (default {DEFAULT_LOOP}; uvloop where installed: no "
+        "consistent difference measured, see the README's collector benchmarks)",
     )
     p.add_argument(
         "--shard",
@@ -204,7 +204,7 @@ def _serve(
     import asyncio
     import signal
 
-    from netmon.event_loop import run
+    from netmon.event_loop import EventLoopError, run
     from netmon.service import Service
 
     async def main() -> int:
@@ -227,4 +227,8 @@ def _serve(
         loop.add_signal_handler(signal.SIGHUP, service.request_reload)
         return await service.run(host, port, stop)
 
-    return run(main(), event_loop)
+    try:
+        return run(main(), event_loop)
+    except EventLoopError as exc:  # raised before anything started
+        print(f"netmon run: {exc}", file=sys.stderr)
+        return 2
