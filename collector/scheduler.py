@@ -256,7 +256,8 @@ class Scheduler:
                     state.status_skipped["busy"] += 1
                     continue
                 slot.status_task = asyncio.create_task(self._status(name, generation))
-                slot.status_since = now
+                if state.last is not None:  # else the task returns at once, asking nothing
+                    slot.status_since = now
             else:
                 if state.polls == 0 and not target.probe_only:
                     continue  # its first full poll gives the first verdict: no start-up burst

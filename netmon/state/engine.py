@@ -112,7 +112,6 @@ class StateEngine:
         self._holding: set[str] = set()  # devices with a hold (waiting on confirmations)
         self._flappy: set[str] = set()  # links with oper transitions in the flap window
         self._links_of: dict[str, tuple[str, ...]] = {}  # device -> its links
-        self._seen_views: list[str] = []  # devices whose view changed in this computation
 
     # --- inventory ----------------------------------------------------------------------
 
