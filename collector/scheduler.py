@@ -52,6 +52,9 @@ FULL, STATUS, PROBE = "full", "status", "probe"
 PROBE_CONCURRENCY = 32  # probes of devices that answer (and confirmations)
 DEAD_PROBE_CONCURRENCY = 32  # probes of devices known dead, on their own slots
 DEAD_PROBE_FACTOR = 2  # a known-dead device is probed every 2 probe intervals
+# Polls due within a tick start together, up to a tick early: at 10x (~600 due times a
+# second, every device on its own phase) one wake-up per due time was ~15 % of the CPU.
+DISPATCH_TICK = 0.025
 PROBE_DEADLINE = 5.0  # a probe's own timing is 2 x 1 s; this bounds a misbehaving one
 
 
@@ -133,7 +136,7 @@ class Scheduler:
         self._wall = wall
         self._epoch = clock()
         self._started_wall = wall()
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None  # run()'s sleep, cut short by _wake_up
         self.polls = 0
         self.in_flight = 0
         self.status_in_flight = 0
@@ -178,7 +181,7 @@ class Scheduler:
                 self._push(due, name, STATUS)
             if target.probe_interval > 0:
                 self._push(self._next_slot(now, name, target.probe_interval), name, PROBE)
-        self._wake.set()
+        self._wake_up()
         return added, removed, changed
 
     def _cancel(self, name: str) -> None:
@@ -481,25 +484,36 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch polls until ``stop`` is set, then cancel what is still running."""
+        stopping = asyncio.ensure_future(stop.wait())
+        stopping.add_done_callback(lambda _: self._wake_up())
         try:
             while not stop.is_set():
                 now = self._clock()
-                self.dispatch(now)
+                self.dispatch(now + DISPATCH_TICK)
                 nxt = self.next_due()
-                wait = 1.0 if nxt is None else min(1.0, max(0.0, nxt - self._clock()))
-                self._wake.clear()
-                waiters = [
-                    asyncio.ensure_future(stop.wait()),
-                    asyncio.ensure_future(self._wake.wait()),
-                ]
-                _, pending = await asyncio.wait(
-                    waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED
-                )
-                for w in pending:
-                    w.cancel()
+                wait = 1.0 if nxt is None else nxt - DISPATCH_TICK - self._clock()
+                await self._sleep(min(1.0, max(DISPATCH_TICK, wait)))
         finally:
+            stopping.cancel()
             for name in list(self._slots):
                 self._cancel(name)
+
+    async def _sleep(self, seconds: float) -> None:
+        # One future and one timer per wake-up (asyncio.wait on two events made two tasks).
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        handle = loop.call_later(seconds, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            handle.cancel()
+            self._waiter = None
+
+    def _wake_up(self) -> None:
+        """Cut run()'s sleep short (new targets, stop)."""
+        if self._waiter is not None:
+            _resolve(self._waiter)
 
     async def poll_all_once(self) -> float:
         """Poll every device now (bounded concurrency) and wait; returns the wall seconds.
@@ -514,3 +528,8 @@ class Scheduler:
                 tasks.append(slot.full_task)
         await asyncio.gather(*tasks)
         return self._clock() - start
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

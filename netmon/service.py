@@ -12,6 +12,7 @@ state and schedule.
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import time
@@ -426,6 +427,10 @@ class Service:
                 await server.close()
                 self.close()
                 return 2
+        # The inventory, topology and targets live as long as the process: keep the cyclic
+        # GC from walking them in every full collection (measured at 10x: README).
+        gc.collect()
+        gc.freeze()
         tasks = [self.scheduler.run(stop), self._watch(stop), self._tick(stop)]
         if self.events is not None:
             tasks.append(self.events.run(stop))
