@@ -392,21 +392,41 @@ class FastSnmpTransport:
 
     async def walk(self, columns: Sequence[str]) -> dict[str, dict[str, Value]]:
         """GETBULK with every unfinished column per request, until each column ends."""
+        return (await self._walk((), columns))[1]
+
+    async def get_walk(
+        self, oids: Sequence[str], columns: Sequence[str]
+    ) -> tuple[list[tuple[str, Value]], dict[str, dict[str, Value]]]:
+        """The scalars (``.0`` instances) as non-repeaters of the walk's first GETBULK: one
+        request fewer per poll. GETBULK's non-repeaters are GETNEXTs, so each asks for the
+        scalar's object and takes the answer only if it is that object's ``.0``."""
+        if not columns or not all(o.endswith(".0") for o in oids):
+            return await self.get(oids), await self.walk(columns)
+        return await self._walk(oids, columns)
+
+    async def _walk(
+        self, oids: Sequence[str], columns: Sequence[str]
+    ) -> tuple[list[tuple[str, Value]], dict[str, dict[str, Value]]]:
         out: dict[str, dict[str, Value]] = {c: {} for c in columns}
         prefixes = {c: _oid_tuple(c) for c in columns}
         last: dict[str, OID] = dict(prefixes)
         active = list(columns)
+        wanted = [_oid_tuple(o) for o in oids]
+        asked = [w[:-1] for w in wanted]  # GETNEXT of the object gives its .0 instance
+        scalars: list[tuple[str, Value]] = []
         # Rows this walk had last time: one more repetition than that ends every column in
         # the first answer without decoding max_repetitions rows of the columns after them.
         hint_key = tuple(columns)
         hint = self._rows_hint.get(hint_key)
         while active:
             width = len(active)
-            reps = max(1, min(self._max_repetitions, MAX_BULK_VARBINDS // width))
+            nonrep = len(asked)
+            reps = max(1, min(self._max_repetitions, (MAX_BULK_VARBINDS - nonrep) // width))
             if hint is not None:
                 reps = min(reps, hint + 1)
                 hint = None  # the table grew: go on at full size
-            resp = await self._request(ber.GETBULK, 0, reps, [last[c] for c in active])
+            request = [*asked, *(last[c] for c in active)]
+            resp = await self._request(ber.GETBULK, nonrep, reps, request)
             if resp.error_status == TOO_BIG and reps > 1:
                 # Ask for less next time too: this device's answers do not fit.
                 self._max_repetitions = reps // 2
@@ -414,6 +434,19 @@ class FastSnmpTransport:
             if resp.error_status:
                 raise self._status(resp)
             var_binds = resp.varbinds
+            if nonrep:
+                if len(var_binds) < nonrep:
+                    raise SnmpGarbage(f"{self._name}: {len(var_binds)} answers to {nonrep} scalars")
+                for want, (key, tag, raw) in zip(wanted, var_binds, strict=False):
+                    name = ".".join(map(str, want))
+                    if key == want and tag != ber.END_OF_MIB_VIEW:
+                        scalars.append((name, to_value(tag, raw)))
+                    else:  # the agent has no such object: GETNEXT went past it
+                        scalars.append((name, Missing.no_such_object))
+                var_binds = var_binds[nonrep:]
+                asked = []
+                if not var_binds:
+                    continue  # an agent that cut the answer after the scalars: walk on
             if not var_binds:
                 raise SnmpGarbage(f"{self._name}: empty GETBULK answer")
             finished: set[str] = set()
@@ -447,7 +480,7 @@ class FastSnmpTransport:
             active = [c for c in active if c not in finished]
         if len(self._rows_hint) < 64 or hint_key in self._rows_hint:
             self._rows_hint[hint_key] = max((len(rows) for rows in out.values()), default=0)
-        return out
+        return scalars, out
 
 
 # --- construction from the inventory --------------------------------------------------------

@@ -1,8 +1,8 @@
 """The SNMP collector: one full poll of a device per call, with slow columns cached.
 
-Per poll: one GET of the system scalars, one multi-column walk of the per-cycle interface
-columns (plus the cached columns when the cache is stale), one walk of the platform's vendor
-tables. The label columns (ifName, ifDescr, ifAlias) and slow gauges (ifHighSpeed, ifType)
+Per poll: one multi-column walk of the per-cycle interface columns whose first GETBULK also
+carries the system scalars (non-repeaters), a walk of the cached columns when the scalars say
+the cache is stale, one walk of the platform's vendor tables. The label columns (ifName, ifDescr, ifAlias) and slow gauges (ifHighSpeed, ifType)
 are refreshed hourly, after a reboot (sysUpTime went backwards, and not by wrapping at 2**32
 TimeTicks, every ~497 days), or when ifNumber or ifTableLastChange change: the peers' pain
 point "no caching of ifName/ifAlias".
@@ -190,7 +190,13 @@ class SnmpCollector:
         transport = self.transport(target)
         sys_oids = self.profiles.system
         names = ["sysUpTime", "sysName", "sysDescr", "sysObjectID", "ifNumber", "ifTableLastChange"]
-        answers = await transport.get(sys_oids.oids())
+        cache = self._caches.get(target.name)
+        # The per-cycle columns ride with the system scalars in one GETBULK; the slow columns
+        # follow in a walk of their own when the scalars say the cache is stale (hourly).
+        columns = list(self._metric_oids)
+        if cache is None or cache.fallback:
+            columns += list(self._fallback_oids)
+        answers, table = await transport.get_walk(sys_oids.oids(), columns)
         read_at = self._clock()
         varbinds = len(answers)
         system: dict[str, int | str] = {}
@@ -207,16 +213,14 @@ class SnmpCollector:
             else None
         )
 
-        cache = self._caches.get(target.name)
         stale, rebooted = self._stale(cache, uptime, if_number, iflc, read_at)
         previous = cache.previous if cache is not None else {}
-        columns = list(self._metric_oids)
-        if stale:
-            columns += list(self._cached_oids) + list(self._label_oids)
-        if stale or cache is None or cache.fallback:
-            columns += list(self._fallback_oids)
-        table = await transport.walk(columns)
         counters_at = self._wall()  # the counters' sample timestamp in the exposition
+        if stale:
+            slow = list(self._cached_oids) + list(self._label_oids)
+            if not (cache is None or cache.fallback):
+                slow += list(self._fallback_oids)
+            table.update(await transport.walk(slow))
         varbinds += sum(len(rows) for rows in table.values())
 
         values: dict[str, dict[str, int]] = {}

@@ -195,6 +195,12 @@ class PysnmpTransport:
             )
         return [(str(vb[0]), to_value(vb[1])) for vb in var_binds]
 
+    async def get_walk(
+        self, oids: Sequence[str], columns: Sequence[str]
+    ) -> tuple[list[tuple[str, Value]], dict[str, dict[str, Value]]]:
+        """The reference: a GET, then the walk (two requests or more)."""
+        return await self.get(oids), await self.walk(columns)
+
     async def walk(self, columns: Sequence[str]) -> dict[str, dict[str, Value]]:
         """GETBULK with every unfinished column per request, until each column ends."""
         target = await self._get_target()

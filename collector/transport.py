@@ -76,6 +76,13 @@ class SnmpTransport(Protocol):
         """Walk every column at once; ``{column: {index: value}}`` with dotted-text indexes."""
         ...
 
+    async def get_walk(
+        self, oids: Sequence[str], columns: Sequence[str]
+    ) -> tuple[list[tuple[str, Value]], dict[str, dict[str, Value]]]:
+        """``get(oids)`` and ``walk(columns)`` in as few requests as the transport can (the
+        fast transport: the scalars ride as non-repeaters of the walk's first GETBULK)."""
+        ...
+
 
 def oid_key(oid: str) -> tuple[int, ...]:
     return tuple(int(p) for p in oid.split("."))
@@ -123,3 +130,8 @@ class FakeTransport:
                 await self._request()
             out[column] = {k[len(prefix) :]: self.data[k] for k in rows}
         return out
+
+    async def get_walk(
+        self, oids: Sequence[str], columns: Sequence[str]
+    ) -> tuple[list[tuple[str, Value]], dict[str, dict[str, Value]]]:
+        return await self.get(oids), await self.walk(columns)

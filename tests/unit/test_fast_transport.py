@@ -154,7 +154,11 @@ class FakeAgent(asyncio.DatagramProtocol):
             if self.mode == "toobig" and pdu.max_repetitions * len(oids) > 8:
                 status = TOO_BIG
             else:
-                cursor = list(oids)
+                nonrep = min(pdu.non_repeaters, len(oids))
+                for oid in oids[:nonrep]:  # a GETNEXT each
+                    nxt, value = self._next(oid)
+                    out.append(varbind(ber.encode_oid(nxt), value))
+                cursor = list(oids[nonrep:])
                 for _ in range(pdu.max_repetitions):
                     for j, oid in enumerate(cursor):
                         if self.mode == "walk_loop":
@@ -283,6 +287,33 @@ def test_walk_sends_every_column_per_getbulk_and_drops_finished_ones(
             # 3 rows at 2 per request: the second request sees each column end.
             assert [t for t, _, _ in agent.requests] == [ber.GETBULK, ber.GETBULK]
             assert ep.stats.sent == 2 and ep.stats.unmatched == 0
+
+    run(main)
+
+
+def test_get_walk_carries_the_scalars_in_the_first_getbulk(lab: Callable[..., Any]) -> None:
+    """One request fewer per poll, the same answers as a GET and a walk: an object the agent
+    lacks (sysLocation.0 here) is Missing, not the next object GETNEXT landed on."""
+    scalars = [dotted((*SYS, n, 0)) for n in (3, 5, 4, 2)]
+
+    async def main() -> None:
+        async with lab(timing=SnmpTiming(timeout=0.5, retries=0, max_repetitions=2)) as (
+            agent,
+            _,
+            fast,
+        ):
+            got, table = await fast.get_walk(scalars, COLUMNS)
+            assert [t for t, _, _ in agent.requests] == [ber.GETBULK, ber.GETBULK]
+            del agent.requests[:]
+            assert got == [
+                (o, Missing.no_such_object if v is Missing.no_such_instance else v)
+                for o, v in await fast.get(scalars)
+            ]
+            assert table == await fast.walk(COLUMNS)
+            assert len(agent.requests) == 3  # the GET and two GETBULKs of the plain walk
+        assert dict(got)[dotted((*SYS, 4, 0))] is Missing.no_such_object
+        assert dict(got)[dotted((*SYS, 2, 0))] == "1.3.6.1.4.1.2636.1.1.1.2.29"
+        assert all(len(rows) == 3 for rows in table.values())
 
     run(main)
 
