@@ -2,9 +2,10 @@
 
 Per poll: one multi-column walk of the per-cycle interface columns whose first GETBULK also
 carries the system scalars (non-repeaters), a walk of the cached columns when the scalars say
-the cache is stale, one walk of the platform's vendor tables. The label columns (ifName, ifDescr, ifAlias) and slow gauges (ifHighSpeed, ifType)
-are refreshed hourly, after a reboot (sysUpTime went backwards, and not by wrapping at 2**32
-TimeTicks, every ~497 days), or when ifNumber or ifTableLastChange change: the peers' pain
+the cache is stale, one walk of the platform's vendor tables. The label columns (ifName,
+ifDescr, ifAlias) and slow gauges (ifHighSpeed, ifType) are refreshed hourly, after a reboot
+(sysUpTime went backwards, and not by wrapping at 2**32 TimeTicks, every ~497 days), or when
+ifNumber or ifTableLastChange change: the peers' pain
 point "no caching of ifName/ifAlias".
 
 Not every agent has every object: without sysUpTime a device is still up (reboots are then
