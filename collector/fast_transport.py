@@ -437,8 +437,7 @@ class FastSnmpTransport:
             if nonrep:
                 if len(var_binds) < nonrep:
                     raise SnmpGarbage(f"{self._name}: {len(var_binds)} answers to {nonrep} scalars")
-                for want, (key, tag, raw) in zip(wanted, var_binds, strict=False):
-                    name = ".".join(map(str, want))
+                for name, want, (key, tag, raw) in zip(oids, wanted, var_binds, strict=False):
                     if key == want and tag != ber.END_OF_MIB_VIEW:
                         scalars.append((name, to_value(tag, raw)))
                     else:  # the agent has no such object: GETNEXT went past it
