@@ -11,18 +11,26 @@ than SnmpTimeout: "answers nonsense" and "is silent" are different faults for th
 
 Measured (/work/shared/notes/measured-facts.md): the default ~212 KB receive buffer dropped
 hundreds of answers per run at 200 concurrent devices, each drop a timeout; 4 MB removed them.
+
+The socket is read with ``loop.add_reader`` and drained (up to MAX_READS datagrams a wake-up),
+not through asyncio's datagram transport, which reads one datagram per loop iteration: at 10x
+the backbone (1,500+ answers a second on a busy loop) answers queued in the socket behind that,
+their requests held their concurrency slots longer, and after a stall (a whole 10x /metrics
+render) retransmission timers fired before answers already received were read, each a false
+"does not answer". Draining reads them all before the expired timers run (README, 10x).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import errno
 import ipaddress
 import logging
 import random
 import socket
 from dataclasses import dataclass, fields
-from typing import cast
 
 from collector.socket_drops import receive_drops
 from collector.transport import SnmpGarbage, SnmpTimeout, SnmpTransportError
@@ -34,6 +42,8 @@ from netmon.snmp.usm_manager import UsmManager
 log = logging.getLogger(__name__)
 
 RCVBUF_BYTES = 4 * 1024 * 1024
+MAX_READS = 256  # datagrams read per wake-up: all that are queued, yet other callbacks get a turn
+MAX_DATAGRAM = 65535
 MAX_ID = 2**31 - 1  # request-id is an Integer32, msgID 0..2^31-1: stay positive in both
 Address = tuple[str, int]
 
@@ -103,15 +113,17 @@ class _Pending:
         self.garbage: str = ""  # what undecodable datagrams from addr looked like, if any
 
 
-class SnmpEndpoint(asyncio.DatagramProtocol):
+class SnmpEndpoint:
     """The shared socket. Opens lazily on first use (so it can be built outside a loop)."""
 
     def __init__(self, host: str = "127.0.0.1", *, rcvbuf: int = RCVBUF_BYTES) -> None:
         self.host = host
         self.rcvbuf = rcvbuf
         self.stats = EndpointStats()
-        self._transport: asyncio.DatagramTransport | None = None
-        self._opening: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
+        self._fd = -1  # kept: a socket closed under us reports -1, its reader must still go
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unsent: collections.deque[tuple[bytes, Address]] = collections.deque()
         self._pending: dict[tuple[int, Address], _Pending] = {}
         # The pending keys by device, so an undecodable datagram touches only its own device's.
         self._by_addr: dict[Address, set[tuple[int, Address]]] = {}
@@ -122,26 +134,38 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        if self._transport is not None:
-            return
+        self._open(asyncio.get_running_loop())
+
+    def _open(self, loop: asyncio.AbstractEventLoop) -> socket.socket:
+        """The socket, opened on ``loop`` (again, if the one it was opened on is gone)."""
+        if self._sock is not None and self._loop is loop and self._sock.fileno() >= 0:
+            return self._sock
         if self._closed:
             raise SnmpTransportError("the SNMP endpoint is closed")
-        if self._opening is None:
-            self._opening = asyncio.get_running_loop().create_task(self._open())
-        await asyncio.shield(self._opening)
-
-    async def _open(self) -> None:
+        self._drop_socket()
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._enlarge_buffer(sock)
             sock.bind((self.host, 0))
             sock.setblocking(False)
-            loop = asyncio.get_running_loop()
-            await loop.create_datagram_endpoint(lambda: self, sock=sock)
+            loop.add_reader(sock.fileno(), self._readable)
         except BaseException:
             sock.close()
-            self._opening = None
             raise
+        self._sock, self._fd, self._loop = sock, sock.fileno(), loop
+        return sock
+
+    def _drop_socket(self) -> None:
+        """Forget the socket (closed, or its loop is gone); the next request opens another."""
+        sock, fd, loop = self._sock, self._fd, self._loop
+        self._sock, self._fd, self._loop = None, -1, None
+        self._unsent.clear()
+        if sock is None:
+            return
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(fd)
+            loop.remove_writer(fd)
+        sock.close()
 
     def _enlarge_buffer(self, sock: socket.socket) -> None:
         # SO_RCVBUFFORCE passes the system maximum but needs CAP_NET_ADMIN; SO_RCVBUF is capped.
@@ -157,18 +181,15 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
 
     @property
     def local_address(self) -> Address | None:
-        if self._transport is None:
+        if self._sock is None:
             return None
-        host, port = self._transport.get_extra_info("sockname")[:2]
+        host, port = self._sock.getsockname()[:2]
         return str(host), int(port)
 
     @property
     def receive_drops(self) -> int | None:
         """Datagrams the kernel dropped on this socket (receive buffer full)."""
-        if self._transport is None:
-            return None
-        sock = self._transport.get_extra_info("socket")
-        return receive_drops(sock) if sock is not None else None
+        return receive_drops(self._sock) if self._sock is not None else None
 
     @property
     def outstanding(self) -> int:
@@ -184,19 +205,59 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
                 p.handle.cancel()
             if not p.future.done():
                 p.future.cancel()
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        self._drop_socket()
 
-    # --- protocol callbacks --------------------------------------------------------------------
+    # --- socket I/O ----------------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A DatagramTransport in fact (asyncio's class does not declare it in 3.11).
-        self._transport = cast(asyncio.DatagramTransport, transport)
+    def _readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(MAX_READS):
+            try:
+                data, addr = sock.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EBADF, errno.ENOTSOCK):
+                    self._drop_socket()  # gone under us: the next request opens another
+                    return
+                self.error_received(exc)  # an ICMP error queued on the socket: read on
+                continue
+            self.datagram_received(data, addr)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
-        self._opening = None  # the finished task would stop open() from ever reopening
+    def _send(self, payload: bytes, addr: Address) -> None:
+        sock = self._sock
+        if sock is None:
+            self.error_received(OSError(errno.EBADF, "the SNMP socket is closed"))
+            return
+        if not self._unsent:
+            try:
+                sock.sendto(payload, addr)
+                return
+            except (BlockingIOError, InterruptedError):
+                assert self._loop is not None
+                self._loop.add_writer(sock.fileno(), self._writable)
+            except OSError as exc:  # e.g. EINVAL toward another network: the request times out
+                self.error_received(exc)
+                if exc.errno in (errno.EBADF, errno.ENOTSOCK):
+                    self._drop_socket()  # gone under us: the next request opens another
+                return
+        self._unsent.append((payload, addr))  # the send buffer is full: in order, when it drains
+
+    def _writable(self) -> None:
+        sock = self._sock
+        while sock is not None and self._unsent:
+            payload, addr = self._unsent[0]
+            try:
+                sock.sendto(payload, addr)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self.error_received(exc)
+            self._unsent.popleft()
+        if sock is not None and self._loop is not None:
+            self._loop.remove_writer(self._fd)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors and failed sends on an unconnected socket: the request times out.
@@ -271,19 +332,17 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
         """Send ``payload`` to ``addr`` and return the datagram answering ``request_id``;
         resend it (same id) up to ``retries`` times, each after ``timeout`` seconds.
         Raises SnmpTimeout when every try went unanswered."""
-        if self._transport is None:
-            await self.open()
-        transport = self._transport
-        if transport is None:
-            raise SnmpTransportError("the SNMP endpoint is closed")
         loop = asyncio.get_running_loop()
+        sock = self._sock
+        if sock is None or self._loop is not loop or sock.fileno() < 0:
+            self._open(loop)
         key = (request_id, addr)
         if key in self._pending:
             raise SnmpTransportError(f"request id {request_id} to {addr[0]} already in flight")
         pending = _Pending(loop.create_future(), payload, addr, retries, timeout)
         self._pending[key] = pending
         self._by_addr.setdefault(addr, set()).add(key)
-        transport.sendto(payload, addr)
+        self._send(payload, addr)
         self.stats.sent += 1
         pending.handle = loop.call_later(timeout, self._expire, key, pending)
         try:
@@ -297,9 +356,9 @@ class SnmpEndpoint(asyncio.DatagramProtocol):
     def _expire(self, key: tuple[int, Address], pending: _Pending) -> None:
         if pending.future.done():
             return
-        if pending.tries_left > 0 and self._transport is not None:
+        if pending.tries_left > 0 and self._sock is not None:
             pending.tries_left -= 1
-            self._transport.sendto(pending.payload, pending.addr)
+            self._send(pending.payload, pending.addr)
             self.stats.retransmits += 1
             pending.handle = asyncio.get_running_loop().call_later(
                 pending.timeout, self._expire, key, pending

@@ -1,0 +1,65 @@
+"""The shared SNMP socket: answers queued behind a busy loop are read before timers fire."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+from collector.transport import SnmpTimeout
+from collector.udp_endpoint import SnmpEndpoint
+from netmon.snmp import ber
+
+
+def _request(rid: int) -> bytes:
+    """A v2c-shaped GET (an echo of it is an answer the endpoint matches on the id)."""
+    pdu = ber.tlv(ber.GET, ber.encode_int(rid) + b"\x02\x01\x00\x02\x01\x00\x30\x00")
+    return ber.tlv(ber.SEQUENCE, b"\x02\x01\x01" + ber.encode_octets(b"public") + pdu)
+
+
+def test_answers_queued_during_a_stall_are_read_before_their_timers_fire() -> None:
+    """Every answer arrives in time but the loop is blocked (a big render, say) until after
+    the requests' timeouts. Read one datagram per loop iteration (asyncio's datagram
+    transport), the timers of all but the first fire first: false "no answer" verdicts."""
+
+    async def main() -> None:
+        ep = SnmpEndpoint("127.0.0.1")
+        await ep.open()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:
+            agent.bind(("127.0.0.1", 0))
+            addr = agent.getsockname()
+            tasks = [
+                asyncio.create_task(ep.exchange(addr, rid, _request(rid), 0.2, 0))
+                for rid in range(1, 51)
+            ]
+            await asyncio.sleep(0)  # every request sent
+            agent.settimeout(2)
+            for _ in tasks:
+                data, src = agent.recvfrom(2048)
+                agent.sendto(data, src)  # answered at once...
+            time.sleep(0.4)  # ...while the loop is blocked past every timeout
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        ep.close()
+        timeouts = sum(isinstance(r, SnmpTimeout) for r in results)
+        assert timeouts == 0, f"{timeouts} of 50 answered requests timed out"
+        assert ep.stats.matched == 50 and ep.stats.timeouts == 0
+
+    asyncio.run(main())
+
+
+def test_a_send_the_kernel_refuses_is_counted_and_the_request_times_out() -> None:
+    async def main() -> None:
+        ep = SnmpEndpoint("127.0.0.1")
+        try:
+            # Port 0 is not a destination: the kernel refuses the send at once.
+            try:
+                await ep.exchange(("127.0.0.1", 0), 7, _request(7), 0.05, 0)
+            except SnmpTimeout:
+                pass
+            else:
+                raise AssertionError("a refused send cannot be answered")
+            assert ep.stats.socket_errors == 1 and ep.stats.timeouts == 1
+        finally:
+            ep.close()
+
+    asyncio.run(main())
