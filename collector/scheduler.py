@@ -20,6 +20,8 @@
 - An ``observer`` hears every result (the wiring feeds the state engine with it).
 - Any collector that implements ``Collector`` can be scheduled (SNMP now, SSH next); one
   failing device is a failed result, never a failed run.
+
+This module decides *when*; ``collector.poll_runs`` runs one poll and records its result.
 """
 
 from __future__ import annotations
@@ -31,46 +33,33 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
-from collector.model import DeviceState, PollResult, ProbeResult, StatusResult, Target
-from collector.poll_limits import (
-    REQUESTS_BOUND,
-    guard_poll,
-    guard_probe,
-    guard_status,
-    jitter_fraction,
-    poll_deadline,
-    status_deadline,
+from collector.model import DeviceState, Target
+from collector.poll_limits import REQUESTS_BOUND, jitter_fraction, poll_deadline
+from collector.poll_runs import (
+    FULL,
+    PROBE,
+    STATUS,
+    Collector,
+    Observer,
+    PollRuns,
+    Result,
+    Slot,
 )
+
+__all__ = ["FULL", "PROBE", "STATUS", "Collector", "Result", "Scheduler", "SchedulerStats"]
+__all__ += ["jitter_fraction", "poll_deadline"]  # the tests' names for the timing rules
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 64
 STARTUP_WINDOW = 10.0
-FULL, STATUS, PROBE = "full", "status", "probe"
 PROBE_CONCURRENCY = 32  # probes of devices that answer (and confirmations)
 DEAD_PROBE_CONCURRENCY = 32  # probes of devices known dead, on their own slots
 DEAD_PROBE_FACTOR = 2  # a known-dead device is probed every 2 probe intervals
 # Polls due within a tick start together, up to a tick early: at 10x (~600 due times a
 # second, every device on its own phase) one wake-up per due time was ~15 % of the CPU.
 DISPATCH_TICK = 0.025
-PROBE_DEADLINE = 5.0  # a probe's own timing is 2 x 1 s; this bounds a misbehaving one
-
-
-class Collector(Protocol):
-    async def collect(self, target: Target) -> PollResult: ...
-
-    async def poll_status(self, target: Target) -> StatusResult | None: ...
-
-    async def probe(self, target: Target) -> ProbeResult: ...
-
-    def forget(self, name: str) -> None: ...
-
-
-Result = PollResult | StatusResult | ProbeResult
-# (device, kind, state, result, unix time the request began: older news must not win)
-Observer = Callable[[str, str, DeviceState, Result, float], None]
 
 
 @dataclass(slots=True)
@@ -84,28 +73,7 @@ class SchedulerStats:
     cycle_seconds: float  # age of the oldest poll result: how long a sweep of all takes
 
 
-@dataclass(slots=True)
-class _Slot:
-    generation: int
-    full_task: asyncio.Task[None] | None = None
-    status_task: asyncio.Task[None] | None = None
-    probe_task: asyncio.Task[None] | None = None
-    full_ok: bool = False
-    status_ok: bool = True
-    dead: bool = False  # the last probe got no answer
-    # A full or status poll that answers is a probe too (see dispatch): when the latest
-    # answered one was sent, when the running ones were, when the next status poll is due.
-    heard_at: float = -math.inf
-    full_since: float = -math.inf
-    status_since: float = -math.inf
-    next_status: float = math.inf
-    status_heard: bool = False  # the last status poll answered
-    # The spread start-up poll can land just before the device's phase, so its first regular
-    # poll comes due while it still runs: that one overlap is no overrun, not a skip to count.
-    forgive_overlap: bool = False
-
-
-class Scheduler:
+class Scheduler(PollRuns):
     def __init__(
         self,
         collector: Collector,
@@ -122,7 +90,7 @@ class Scheduler:
         self.collector = collector
         self.observer = observer
         self.states: dict[str, DeviceState] = {}
-        self._slots: dict[str, _Slot] = {}
+        self._slots: dict[str, Slot] = {}
         self._heap: list[tuple[float, int, str, str, int]] = []
         self._seq = 0
         self._generation = 0
@@ -169,7 +137,7 @@ class Scheduler:
             # a changed device keeps its health until its next poll says otherwise
             was_up = state is not None and state.up
             dead = state is not None and state.answering is False
-            self._slots[name] = _Slot(generation=self._generation, full_ok=was_up, dead=dead)
+            self._slots[name] = Slot(generation=self._generation, full_ok=was_up, dead=dead)
             spread = jitter_fraction(name) * min(target.interval, self._startup_window)
             if target.probe_only:
                 self._push(now + spread, name, PROBE)
@@ -271,7 +239,7 @@ class Scheduler:
             started += 1
         return started
 
-    def _probe_not_needed(self, name: str, slot: _Slot, due: float, interval: float) -> bool:
+    def _probe_not_needed(self, name: str, slot: Slot, due: float, interval: float) -> bool:
         """A poll that answers is a probe: skip this one (and schedule the next) when the
         device answered a poll sent less than ``interval`` ago, one is running, or its status
         poll is due within half an interval. The longest silence stays one interval, a device
@@ -285,186 +253,6 @@ class Scheduler:
             self._push(slot.next_status + interval, name, PROBE)
             return True
         return False
-
-    def request_probe(self, name: str) -> bool:
-        """Probe ``name`` now (unless a probe of it is running); False if unknown."""
-        slot = self._slots.get(name)
-        if slot is None:
-            return False
-        if slot.probe_task is None or slot.probe_task.done():
-            slot.probe_task = asyncio.create_task(self._probe(name, slot.generation, urgent=True))
-        return True
-
-    def request_status(self, name: str) -> bool:
-        """A status poll of ``name``'s link interfaces now (a trap said one moved); False if
-        unknown, probe-only or not polled yet."""
-        slot = self._slots.get(name)
-        state = self.states.get(name)
-        if slot is None or state is None or state.target.probe_only or not state.target.uplinks:
-            return False
-        if slot.status_task is None or slot.status_task.done():
-            slot.status_task = asyncio.create_task(self._status(name, slot.generation))
-        return True
-
-    def request_full(self, name: str) -> bool:
-        """A full poll of ``name`` now (unless one is running); False if unknown or a
-        probe-only device."""
-        slot = self._slots.get(name)
-        state = self.states.get(name)
-        if slot is None or state is None or state.target.probe_only:
-            return False
-        if slot.full_task is None or slot.full_task.done():
-            slot.full_task = asyncio.create_task(self._full(name, slot.generation, self._clock()))
-        return True
-
-    # --- polls --------------------------------------------------------------------------
-
-    def _current(self, name: str, generation: int) -> DeviceState | None:
-        slot = self._slots.get(name)
-        if slot is None or slot.generation != generation:
-            return None
-        return self.states.get(name)
-
-    async def _full(self, name: str, generation: int, due: float) -> None:
-        state = self._current(name, generation)
-        if state is None:
-            return
-        target = state.target
-        slot = self._slots[name]
-        async with self._sem:
-            start = self._clock()
-            began = self._wall()
-            self._last_lag = max(0.0, start - due)
-            self.in_flight += 1
-            slot.full_since = start
-            try:
-                result = await guard_poll(
-                    self.collector.collect(target), poll_deadline(target, self._requests_bound)
-                )
-            finally:
-                self.in_flight -= 1
-                slot.full_since = -math.inf
-            duration = self._clock() - start
-        state = self._current(name, generation)
-        if state is None:
-            return
-        if result.ok:
-            slot.heard_at = max(slot.heard_at, start)
-        self._record(name, state, result, duration)
-        self._observe(name, FULL, state, result, began)
-        if result.error_kind == "timeout":
-            self.request_probe(name)  # does it answer at all? Ask now, not in a few seconds
-
-    def _record(self, name: str, state: DeviceState, result: PollResult, duration: float) -> None:
-        slot = self._slots[name]
-        now = self._wall()
-        self.polls += 1
-        state.polls += 1
-        state.varbinds += result.varbinds
-        state.last_duration = duration
-        state.last_poll = now
-        if result.ok:
-            slot.full_ok = True
-            slot.status_ok = True
-            state.last = result
-            state.last_success = now
-            if state.last_error_kind is not None:
-                log.info("%s: polled again after %s", name, state.last_error_kind)
-            state.last_error_kind = None
-            if state.status_time < now - duration:
-                state.status_overlay = {}
-            if result.rebooted:
-                state.reboots += 1
-        else:
-            slot.full_ok = False
-            kind = result.error_kind or "other"
-            state.errors[kind] += 1
-            if kind == "timeout":
-                state.timeouts += 1
-            # Log when the trouble starts or changes, not on every failed poll.
-            level = logging.DEBUG if kind == state.last_error_kind else logging.WARNING
-            log.log(level, "%s: poll failed (%s): %s", name, kind, result.error)
-            state.last_error_kind = kind
-        state.up = slot.full_ok and slot.status_ok and not slot.dead
-
-    async def _status(self, name: str, generation: int) -> None:
-        state = self._current(name, generation)
-        if state is None or state.last is None:
-            return
-        target = state.target
-        deadline = status_deadline(target)
-        slot = self._slots[name]
-        async with self._status_sem:
-            start = self._clock()
-            began = self._wall()
-            self.status_in_flight += 1
-            slot.status_since = start
-            try:
-                result = await guard_status(self.collector.poll_status(target), deadline)
-            finally:
-                self.status_in_flight -= 1
-                slot.status_since = -math.inf
-        slot.status_heard = result is not None and result.ok
-        state = self._current(name, generation)
-        if state is None or result is None:
-            return
-        state.status_polls += 1
-        if result.ok:
-            state.status_overlay = result.oper_status
-            state.status_time = self._wall()
-            slot.status_ok = True
-            slot.heard_at = max(slot.heard_at, start)
-        else:
-            state.status_failures += 1
-            slot.status_ok = False
-        state.up = slot.full_ok and slot.status_ok and not slot.dead
-        self._observe(name, STATUS, state, result, began)
-        if result.error_kind == "timeout":
-            self.request_probe(name)
-
-    async def _probe(self, name: str, generation: int, urgent: bool = False) -> None:
-        state = self._current(name, generation)
-        if state is None:
-            return
-        slot = self._slots[name]
-        # Known-dead devices wait on their own slots; a confirmation never waits behind them.
-        sem = self._dead_sem if slot.dead and not urgent else self._probe_sem
-        async with sem:
-            start = self._clock()
-            began = self._wall()
-            self.probe_in_flight += 1
-            try:
-                result = await guard_probe(self.collector.probe(state.target), PROBE_DEADLINE)
-            finally:
-                self.probe_in_flight -= 1
-        state = self._current(name, generation)
-        if state is None or result is None:
-            return  # a collector bug is not a verdict on the device
-        was_dead = slot.dead
-        slot.dead = not result.answered
-        if result.answered:
-            slot.heard_at = max(slot.heard_at, start)
-        state.probes += 1
-        state.answering = result.answered
-        if not result.answered:
-            state.probe_failures += 1
-            if not was_dead:
-                log.warning("%s: does not answer (%s)", name, result.error)
-        state.up = slot.full_ok and slot.status_ok and not slot.dead
-        self._observe(name, PROBE, state, result, began)
-        if was_dead and result.answered:
-            log.info("%s: answers again", name)
-            self.request_full(name)
-
-    def _observe(
-        self, name: str, kind: str, state: DeviceState, result: Result, began: float
-    ) -> None:
-        if self.observer is None:
-            return
-        try:
-            self.observer(name, kind, state, result, began)
-        except Exception:  # a consumer's bug must not stop polling
-            log.exception("%s: observer failed on a %s result", name, kind)
 
     # --- running ------------------------------------------------------------------------
 
