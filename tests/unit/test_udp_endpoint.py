@@ -1,4 +1,5 @@
-"""The shared SNMP socket: answers queued behind a busy loop are read before timers fire."""
+"""The shared SNMP socket and the poll guards: answers that came during a stall of the loop
+win over the timers that expired in it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 import socket
 import time
 
+from collector.model import ProbeResult
+from collector.poll_limits import guard_probe
 from collector.transport import SnmpTimeout
 from collector.udp_endpoint import SnmpEndpoint
 from netmon.snmp import ber
@@ -61,5 +64,55 @@ def test_a_send_the_kernel_refuses_is_counted_and_the_request_times_out() -> Non
             assert ep.stats.socket_errors == 1 and ep.stats.timeouts == 1
         finally:
             ep.close()
+
+    asyncio.run(main())
+
+
+def test_a_guard_that_expired_during_the_stall_lets_an_answered_probe_finish() -> None:
+    """The probe's own guard (5 s in the scheduler, 0.2 s here) expired during the stall too:
+    the answer is read first, and the guard must not cancel the probe before it resumes."""
+
+    async def main() -> None:
+        ep = SnmpEndpoint("127.0.0.1")
+        await ep.open()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:
+            agent.bind(("127.0.0.1", 0))
+            addr = agent.getsockname()
+
+            async def probe(rid: int) -> ProbeResult:
+                await ep.exchange(addr, rid, _request(rid), 1.0, 0)
+                return ProbeResult(True)
+
+            tasks = [asyncio.create_task(guard_probe(probe(rid), 0.2)) for rid in range(1, 21)]
+            await asyncio.sleep(0)
+            agent.settimeout(2)
+            for _ in tasks:
+                data, src = agent.recvfrom(2048)
+                agent.sendto(data, src)
+            time.sleep(0.4)  # the loop is blocked past every probe's guard
+            results = await asyncio.gather(*tasks)
+        ep.close()
+        assert [r.answered if r else None for r in results] == [True] * 20
+
+    asyncio.run(main())
+
+
+def test_a_guard_still_cuts_a_probe_that_gets_no_answer() -> None:
+    async def main() -> None:
+        ep = SnmpEndpoint("127.0.0.1")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:  # silent
+            agent.bind(("127.0.0.1", 0))
+
+            async def probe() -> ProbeResult:
+                await ep.exchange(agent.getsockname(), 1, _request(1), 5.0, 0)
+                return ProbeResult(True)
+
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            result = await guard_probe(probe(), 0.1)
+            elapsed = loop.time() - t0
+        ep.close()
+        assert result is not None and not result.answered and result.error_kind == "timeout"
+        assert elapsed < 1.0
 
     asyncio.run(main())
