@@ -213,7 +213,9 @@ class FamilyBuilder:
             "on; its first answer brings a full poll at once).",
             lambda s: s.suspended,
         )
-        probed = [(s, dl) for s, dl in labelled if s.probes]
+        # every polled device, 0 until probed: with the probe skip a healthy backbone sends
+        # few probes, and a panel of them must say 0, not "No data"
+        probed = [(s, dl) for s, dl in labelled if s.probes or s.polls]
         yield Family(
             "netmon_probes_total",
             "counter",

@@ -290,8 +290,8 @@ def test_every_panel_query_returns_data(stack: Stack) -> None:
         60,
         "the failed poll in a rate window",
     )
-    # healthy devices need no probes (their polls answer), so the probe counters first
-    # appear with the dead devices' probes: wait for two scrapes of them in the window
+    # healthy devices need few probes (their polls answer; their probe counters stay at 0):
+    # wait for two scrapes of the counters in the window
     wait_for(
         lambda: bool(stack.query(f"sum(rate(netmon_probe_failures_total{WINDOWS.range}))")),
         60,

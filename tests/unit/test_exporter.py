@@ -166,6 +166,14 @@ def test_device_health_metrics_and_a_dead_device() -> None:
     assert s["netmon_collector_polls_total"][0][1] == 2
 
 
+def test_probe_counters_exist_at_zero_for_a_polled_device_never_probed() -> None:
+    sched, fb = snapshot({"alive": device_data({1: "Gi0/1"})})
+    assert sched.states["alive"].probes == 0  # its poll answered: no probe was needed
+    s = samples(text_of(sched, fb))
+    for name in ("netmon_probes_total", "netmon_probe_failures_total"):
+        assert [(lab["device"], v) for lab, v in s[name]] == [("alive", 0)], name
+
+
 def test_status_overlay_shows_a_link_down_before_the_next_full_poll() -> None:
     sched, fb = snapshot({"d1": device_data({1: "Gi0/1", 2: "Gi0/2"})})
     sched.states["d1"].status_overlay = {"1": 2}
