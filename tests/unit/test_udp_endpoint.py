@@ -4,8 +4,10 @@ win over the timers that expired in it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
+from collections.abc import AsyncIterator
 
 from collector.model import ProbeResult
 from collector.poll_limits import guard_probe
@@ -20,29 +22,42 @@ def _request(rid: int) -> bytes:
     return ber.tlv(ber.SEQUENCE, b"\x02\x01\x01" + ber.encode_octets(b"public") + pdu)
 
 
+@contextlib.asynccontextmanager
+async def _lab() -> AsyncIterator[tuple[SnmpEndpoint, socket.socket, tuple[str, int]]]:
+    """An open endpoint and an agent socket (answered by hand) on loopback."""
+    ep = SnmpEndpoint("127.0.0.1")
+    await ep.open()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:
+            agent.bind(("127.0.0.1", 0))
+            yield ep, agent, agent.getsockname()
+    finally:
+        ep.close()
+
+
+def _answer_all_then_stall(agent: socket.socket, n: int, stall: float) -> None:
+    """Answer the ``n`` requests sent at once, then block the loop for ``stall`` seconds."""
+    agent.settimeout(2)
+    for _ in range(n):
+        data, src = agent.recvfrom(2048)
+        agent.sendto(data, src)  # an echo carries the request's id: an answer
+    time.sleep(stall)
+
+
 def test_answers_queued_during_a_stall_are_read_before_their_timers_fire() -> None:
     """Every answer arrives in time but the loop is blocked (a big render, say) until after
     the requests' timeouts. Read one datagram per loop iteration (asyncio's datagram
     transport), the timers of all but the first fire first: false "no answer" verdicts."""
 
     async def main() -> None:
-        ep = SnmpEndpoint("127.0.0.1")
-        await ep.open()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:
-            agent.bind(("127.0.0.1", 0))
-            addr = agent.getsockname()
+        async with _lab() as (ep, agent, addr):
             tasks = [
                 asyncio.create_task(ep.exchange(addr, rid, _request(rid), 0.2, 0))
                 for rid in range(1, 51)
             ]
             await asyncio.sleep(0)  # every request sent
-            agent.settimeout(2)
-            for _ in tasks:
-                data, src = agent.recvfrom(2048)
-                agent.sendto(data, src)  # answered at once...
-            time.sleep(0.4)  # ...while the loop is blocked past every timeout
+            _answer_all_then_stall(agent, len(tasks), 0.4)  # past every timeout
             results = await asyncio.gather(*tasks, return_exceptions=True)
-        ep.close()
         timeouts = sum(isinstance(r, SnmpTimeout) for r in results)
         assert timeouts == 0, f"{timeouts} of 50 answered requests timed out"
         assert ep.stats.matched == 50 and ep.stats.timeouts == 0
@@ -73,11 +88,7 @@ def test_a_guard_that_expired_during_the_stall_lets_an_answered_probe_finish() -
     the answer is read first, and the guard must not cancel the probe before it resumes."""
 
     async def main() -> None:
-        ep = SnmpEndpoint("127.0.0.1")
-        await ep.open()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:
-            agent.bind(("127.0.0.1", 0))
-            addr = agent.getsockname()
+        async with _lab() as (ep, agent, addr):
 
             async def probe(rid: int) -> ProbeResult:
                 await ep.exchange(addr, rid, _request(rid), 1.0, 0)
@@ -85,13 +96,8 @@ def test_a_guard_that_expired_during_the_stall_lets_an_answered_probe_finish() -
 
             tasks = [asyncio.create_task(guard_probe(probe(rid), 0.2)) for rid in range(1, 21)]
             await asyncio.sleep(0)
-            agent.settimeout(2)
-            for _ in tasks:
-                data, src = agent.recvfrom(2048)
-                agent.sendto(data, src)
-            time.sleep(0.4)  # the loop is blocked past every probe's guard
+            _answer_all_then_stall(agent, len(tasks), 0.4)  # past every probe's guard
             results = await asyncio.gather(*tasks)
-        ep.close()
         assert [r.answered if r else None for r in results] == [True] * 20
 
     asyncio.run(main())
