@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from collector.model import DeviceState, Target
-from collector.poll_limits import REQUESTS_BOUND, jitter_fraction, poll_deadline
+from collector.poll_limits import REQUESTS_BOUND, jitter_fraction
 from collector.poll_runs import (
     FULL,
     PROBE,
@@ -43,12 +43,8 @@ from collector.poll_runs import (
     Collector,
     Observer,
     PollRuns,
-    Result,
     Slot,
 )
-
-__all__ = ["FULL", "PROBE", "STATUS", "Collector", "Result", "Scheduler", "SchedulerStats"]
-__all__ += ["jitter_fraction", "poll_deadline"]  # the tests' names for the timing rules
 
 log = logging.getLogger(__name__)
 

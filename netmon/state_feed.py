@@ -13,7 +13,7 @@ This is the only module that reads collector results on the engine's behalf, so
 from __future__ import annotations
 
 from collector.model import DeviceState, PollResult, ProbeResult, StatusResult
-from collector.scheduler import FULL, PROBE, Result
+from collector.poll_runs import FULL, PROBE, Result
 from netmon.state.engine import StateEngine
 from netmon.state.model import Cause
 

@@ -11,7 +11,8 @@ import pytest
 from support.collector_lab import target
 
 from collector.model import PollResult, ProbeResult, StatusResult, Target
-from collector.scheduler import Scheduler, jitter_fraction, poll_deadline
+from collector.poll_limits import jitter_fraction, poll_deadline
+from collector.scheduler import Scheduler
 from collector.transport import SnmpWalkLoop
 
 
