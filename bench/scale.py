@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.collector import REPO, SECRET_ENV, _proc_cpu, _rss_mib, _wait_http
-from collector.fast_transport import decode_answer, fast_factory
+from collector.answer_decode import decode_answer
+from collector.fast_transport import fast_factory
 from collector.model import Target
 from collector.profiles import load_profiles
 from collector.scheduler import Scheduler

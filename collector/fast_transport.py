@@ -18,9 +18,18 @@ up, so discover again too).
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable, Sequence
 
+from collector.answer_decode import (
+    RawPdu,
+    answer_pdu,
+    bulk_rows,
+    oid_tuple,
+    pdu_header,
+    read_varbinds,
+    request_varbinds,
+    to_value,
+)
 from collector.model import Target
 from collector.transport import (
     Missing,
@@ -28,10 +37,7 @@ from collector.transport import (
     SnmpErrorStatus,
     SnmpGarbage,
     SnmpTransport,
-    SnmpTransportError,
-    SnmpWalkLoop,
     Value,
-    oid_key,
 )
 from collector.udp_endpoint import Address, SnmpEndpoint, canonical_address
 from netmon.errors import ConfigError
@@ -39,17 +45,7 @@ from netmon.inventory.model import Device, Inventory, SnmpTiming, SnmpV2c, SnmpV
 from netmon.inventory.secrets import resolve_secret
 from netmon.snmp import ber
 from netmon.snmp.ber import OID
-from netmon.snmp.message import (
-    TOO_BIG,
-    V2C,
-    MessageError,
-    Response,
-    decode_value,
-    encode_pdu,
-    message_prefix,
-    null_varbinds,
-    wrap_message,
-)
+from netmon.snmp.message import TOO_BIG, V2C, MessageError, encode_pdu, message_prefix, wrap_message
 from netmon.snmp.usm import UsmDrop, UsmUser
 from netmon.snmp.usm_manager import UsmManager, V3Report
 
@@ -80,167 +76,6 @@ ERROR_STATUS_NAMES = {
 
 # USM answers we refuse for security reasons are auth errors; the rest is garbage.
 _AUTH_DROPS = frozenset(("wrong_digest", "unknown_engine_or_user", "not_in_time_window"))
-_INT32 = (-(2**31), 2**31 - 1)
-_UNSIGNED32 = (ber.COUNTER32, ber.GAUGE32, ber.TIMETICKS)
-_UNSIGNED_TAGS = frozenset((*_UNSIGNED32, ber.COUNTER64))
-
-
-def to_value(tag: int, raw: int | bytes | OID | None) -> Value:
-    """A decoded varbind value as the pysnmp transport's ``to_value`` renders it."""
-    if tag == ber.OCTET_STRING or tag == ber.OPAQUE:
-        assert isinstance(raw, bytes)
-        # ifAlias and friends are free text; never let one bad byte fail a poll.
-        return raw.decode("utf-8", errors="replace")
-    if tag in _UNSIGNED32:
-        assert isinstance(raw, int)
-        if raw > 0xFFFFFFFF:
-            raise SnmpGarbage(f"value {raw} out of range for tag 0x{tag:02x}")
-        return raw
-    if tag == ber.INTEGER:
-        assert isinstance(raw, int)
-        if not _INT32[0] <= raw <= _INT32[1]:
-            raise SnmpGarbage(f"INTEGER {raw} out of range")
-        return raw
-    if tag == ber.COUNTER64:
-        assert isinstance(raw, int)
-        if raw > 0xFFFFFFFFFFFFFFFF:
-            raise SnmpGarbage(f"Counter64 {raw} out of range")
-        return raw
-    if tag == ber.OBJECT_IDENTIFIER:
-        assert isinstance(raw, tuple)
-        return ".".join(map(str, raw))
-    if tag == ber.IPADDRESS:
-        assert isinstance(raw, bytes)
-        if len(raw) != 4:
-            raise SnmpGarbage(f"IpAddress of {len(raw)} bytes")
-        return ".".join(map(str, raw))
-    if tag == ber.NO_SUCH_OBJECT:
-        return Missing.no_such_object
-    if tag == ber.NO_SUCH_INSTANCE:
-        return Missing.no_such_instance
-    if tag == ber.END_OF_MIB_VIEW:
-        return Missing.end_of_mib_view
-    if tag == ber.NULL:
-        return ""  # pyasn1's Null is an OctetString: pysnmp renders it as empty text
-    raise SnmpGarbage(f"unexpected value tag 0x{tag:02x}")
-
-
-# --- decoding answers ----------------------------------------------------------------------------
-
-# Decoded OIDs by their encoded bytes. decode_oid's byte loop was ~40 % of the CPU of a poll
-# (profiled); a poll asks every device for the same columns and ifIndexes, so nearly every OID
-# has been seen before and a dict lookup replaces the loop. Cleared when full (no LRU needed).
-_OID_CACHE: dict[bytes, OID] = {}
-OID_CACHE_MAX = 100_000  # entries (~20 MB at most); the backbone needs a few tens of thousands
-
-
-def _cached_oid(buf: bytes, start: int, stop: int) -> OID:
-    raw = buf[start:stop]
-    oid = _OID_CACHE.get(raw)
-    if oid is None:
-        oid = ber.decode_oid(buf, start, stop)
-        if len(_OID_CACHE) >= OID_CACHE_MAX:
-            _OID_CACHE.clear()
-        _OID_CACHE[raw] = oid
-    return oid
-
-
-# A row's OID -> (length of its column's OID, the row's index as text), for the same reason.
-_INDEXES: dict[OID, tuple[int, str]] = {}
-
-# Encoded request varbinds (OID + NULL) by OID: a poll asks for the same OIDs every cycle.
-_VARBIND_CACHE: dict[OID, bytes] = {}
-
-
-def request_varbinds(oids: Sequence[OID]) -> bytes:
-    """``message.null_varbinds`` with a cache (encoding OIDs was ~1/3 of a poll's CPU)."""
-    out = []
-    for oid in oids:
-        vb = _VARBIND_CACHE.get(oid)
-        if vb is None:
-            vb = null_varbinds((oid,))
-            if len(_VARBIND_CACHE) >= OID_CACHE_MAX:
-                _VARBIND_CACHE.clear()
-            _VARBIND_CACHE[oid] = vb
-        out.append(vb)
-    return b"".join(out)
-
-
-_oid_tuple = functools.lru_cache(maxsize=8192)(oid_key)
-
-
-def decode_pdu(buf: bytes, pos: int = 0, end: int | None = None) -> Response:
-    """``message.decode_pdu_full`` with the OID cache: same triples, same MessageError."""
-    if end is None:
-        end = len(buf)
-    expect, read_tlv = ber.expect, ber.read_tlv
-    try:
-        tag, start, stop = read_tlv(buf, pos, end)
-        if tag & 0xE0 != 0xA0:
-            raise MessageError(f"not a PDU tag 0x{tag:02x}", pos)
-        fields: list[int] = []
-        p = start
-        for _ in range(3):  # request-id, error-status, error-index
-            s, p = expect(buf, p, stop, ber.INTEGER)
-            fields.append(ber.decode_int(buf, s, p))
-        vs, ve = expect(buf, p, stop, ber.SEQUENCE)
-        out: list[tuple[OID, int, int | bytes | OID | None]] = []
-        oids = _OID_CACHE
-        p = vs
-        while p < ve:
-            # The fast path: a varbind whose lengths are all in the short form (nearly every
-            # one in an answer), read inline. Anything else takes the general reader below,
-            # which also says what is wrong with it.
-            if p + 6 <= ve and buf[p] == 0x30 and buf[p + 2] == 0x06:
-                blen, olen = buf[p + 1], buf[p + 3]
-                be, oe = p + 2 + blen, p + 4 + olen
-                if blen < 0x80 and olen < 0x80 and be <= ve and oe + 2 <= be:
-                    vtag, vlen = buf[oe], buf[oe + 1]
-                    s = oe + 2
-                    if vlen < 0x80 and s + vlen == be and vtag & 0x1F != 0x1F:
-                        oid = oids.get(buf[p + 4 : oe])
-                        if oid is None:
-                            oid = _cached_oid(buf, p + 4, oe)
-                        if vtag in _UNSIGNED_TAGS and 0 < vlen <= 9:
-                            value: int | bytes | OID | None = int.from_bytes(buf[s:be], "big")
-                        elif vtag == ber.INTEGER and 0 < vlen <= 9:
-                            value = int.from_bytes(buf[s:be], "big", signed=True)
-                        else:
-                            value = decode_value(buf, vtag, s, be)
-                        out.append((oid, vtag, value))
-                        p = be
-                        continue
-            bs, be = expect(buf, p, ve, ber.SEQUENCE)
-            os_, oe = expect(buf, bs, be, ber.OBJECT_IDENTIFIER)
-            vtag, s, e = read_tlv(buf, oe, be)
-            if e != be:
-                raise MessageError("trailing bytes inside a varbind", e)
-            out.append((_cached_oid(buf, os_, oe), vtag, decode_value(buf, vtag, s, e)))
-            p = be
-    except MessageError:
-        raise
-    except ber.BerError as exc:
-        raise MessageError(str(exc), exc.offset) from exc
-    return Response(-1, b"", tag, fields[0], fields[1], fields[2], tuple(out))
-
-
-def decode_answer(buf: bytes) -> Response:
-    """``message.decode_response`` with the OID cache (v1/v2c messages)."""
-    try:
-        ms, me = ber.expect(buf, 0, len(buf), ber.SEQUENCE)
-        vs, ve = ber.expect(buf, ms, me, ber.INTEGER)
-        version = ber.decode_int(buf, vs, ve)
-        if version not in (0, V2C):
-            raise MessageError(f"unsupported SNMP version {version}", ms)
-        cs, ce = ber.expect(buf, ve, me, ber.OCTET_STRING)
-        r = decode_pdu(buf, ce, me)
-    except MessageError:
-        raise
-    except ber.BerError as exc:
-        raise MessageError(str(exc), exc.offset) from exc
-    return Response(
-        version, buf[cs:ce], r.tag, r.request_id, r.error_status, r.error_index, r.varbinds
-    )
 
 
 def usm_user(snmp: SnmpV3) -> UsmUser:
@@ -295,8 +130,8 @@ class FastSnmpTransport:
 
     # --- one request ---------------------------------------------------------------------------
 
-    async def _request(self, tag: int, a: int, b: int, oids: Sequence[OID]) -> Response:
-        """Send one PDU, return the decoded Response (error-status not yet checked)."""
+    async def _request(self, tag: int, a: int, b: int, oids: Sequence[OID]) -> RawPdu:
+        """Send one PDU, return its answer's header (error-status not yet checked)."""
         varbinds = request_varbinds(oids)
         if self._usm is None:
             ep = self._endpoint
@@ -304,13 +139,13 @@ class FastSnmpTransport:
             msg = wrap_message(self._prefix, encode_pdu(tag, ber.encode_int(rid), a, b, varbinds))
             data = await ep.exchange(self._addr, rid, msg, self._timeout, self._retries)
             try:
-                resp = decode_answer(data)
+                resp = answer_pdu(data)[2]
             except MessageError as exc:
                 raise SnmpGarbage(f"{self._name}: undecodable answer: {exc}") from exc
             return self._checked(resp, rid)
         return await self._request_v3(tag, a, b, varbinds)
 
-    def _checked(self, resp: Response, rid: int) -> Response:
+    def _checked(self, resp: RawPdu, rid: int) -> RawPdu:
         if resp.tag != ber.RESPONSE:
             raise SnmpGarbage(f"{self._name}: answer is PDU 0x{resp.tag:02x}, not a Response")
         if resp.request_id != rid:
@@ -329,7 +164,7 @@ class FastSnmpTransport:
             what = got.counter if isinstance(got, V3Report) else "a Response"
             raise SnmpAuthError(f"{self._name}: engine discovery answered with {what}")
 
-    async def _request_v3(self, tag: int, a: int, b: int, varbinds: bytes) -> Response:
+    async def _request_v3(self, tag: int, a: int, b: int, varbinds: bytes) -> RawPdu:
         usm, lock = self._usm, self._usm_lock
         assert usm is not None and lock is not None
         ep = self._endpoint
@@ -362,7 +197,7 @@ class FastSnmpTransport:
                     continue
                 raise SnmpAuthError(f"{self._name}: report {got.counter}")
             try:
-                resp = decode_pdu(got.pdu)
+                resp = pdu_header(got.pdu)
             except MessageError as exc:
                 raise SnmpGarbage(f"{self._name}: undecodable answer: {exc}") from exc
             return self._checked(resp, rid)
@@ -374,21 +209,28 @@ class FastSnmpTransport:
         if usm.epoch == epoch:
             usm.reset()
 
-    def _status(self, resp: Response) -> SnmpErrorStatus:
+    def _status(self, resp: RawPdu) -> SnmpErrorStatus:
         name = ERROR_STATUS_NAMES.get(resp.error_status, str(resp.error_status))
         return SnmpErrorStatus(f"{self._name}: {name} at index {resp.error_index}")
 
     # --- SnmpTransport -------------------------------------------------------------------------
 
     async def get(self, oids: Sequence[str]) -> list[tuple[str, Value]]:
-        resp = await self._request(ber.GET, 0, 0, [_oid_tuple(o) for o in oids])
+        resp = await self._request(ber.GET, 0, 0, [oid_tuple(o) for o in oids])
         if resp.error_status:
             raise self._status(resp)
-        if len(resp.varbinds) != len(oids):
-            raise SnmpGarbage(
-                f"{self._name}: asked {len(oids)} OIDs, got {len(resp.varbinds)} answers"
-            )
-        return [(".".join(map(str, oid)), to_value(tag, raw)) for oid, tag, raw in resp.varbinds]
+        var_binds, _ = self._varbinds(resp)
+        if len(var_binds) != len(oids):
+            raise SnmpGarbage(f"{self._name}: asked {len(oids)} OIDs, got {len(var_binds)} answers")
+        return [(".".join(map(str, oid)), to_value(tag, raw)) for oid, tag, raw in var_binds]
+
+    def _varbinds(
+        self, resp: RawPdu, limit: int = -1
+    ) -> tuple[list[tuple[OID, int, int | bytes | OID | None]], int]:
+        try:
+            return read_varbinds(resp.buf, resp.start, resp.stop, limit)
+        except MessageError as exc:
+            raise SnmpGarbage(f"{self._name}: undecodable answer: {exc}") from exc
 
     async def walk(self, columns: Sequence[str]) -> dict[str, dict[str, Value]]:
         """GETBULK with every unfinished column per request, until each column ends."""
@@ -408,10 +250,10 @@ class FastSnmpTransport:
         self, oids: Sequence[str], columns: Sequence[str]
     ) -> tuple[list[tuple[str, Value]], dict[str, dict[str, Value]]]:
         out: dict[str, dict[str, Value]] = {c: {} for c in columns}
-        prefixes = {c: _oid_tuple(c) for c in columns}
+        prefixes = {c: oid_tuple(c) for c in columns}
         last: dict[str, OID] = dict(prefixes)
         active = list(columns)
-        wanted = [_oid_tuple(o) for o in oids]
+        wanted = [oid_tuple(o) for o in oids]
         asked = [w[:-1] for w in wanted]  # GETNEXT of the object gives its .0 instance
         scalars: list[tuple[str, Value]] = []
         # Rows this walk had last time: one more repetition than that ends every column in
@@ -433,8 +275,9 @@ class FastSnmpTransport:
                 continue
             if resp.error_status:
                 raise self._status(resp)
-            var_binds = resp.varbinds
+            start = resp.start
             if nonrep:
+                var_binds, start = self._varbinds(resp, nonrep)
                 if len(var_binds) < nonrep:
                     raise SnmpGarbage(f"{self._name}: {len(var_binds)} answers to {nonrep} scalars")
                 for name, want, (key, tag, raw) in zip(oids, wanted, var_binds, strict=False):
@@ -442,41 +285,29 @@ class FastSnmpTransport:
                         scalars.append((name, to_value(tag, raw)))
                     else:  # the agent has no such object: GETNEXT went past it
                         scalars.append((name, Missing.no_such_object))
-                var_binds = var_binds[nonrep:]
                 asked = []
-                if not var_binds:
+                if start >= resp.stop:
                     continue  # an agent that cut the answer after the scalars: walk on
-            if not var_binds:
+            lasts = [last[c] for c in active]
+            done = [False] * width
+            try:
+                read = bulk_rows(
+                    resp.buf,
+                    start,
+                    resp.stop,
+                    [prefixes[c] for c in active],
+                    lasts,
+                    [out[c] for c in active],
+                    done,
+                    self._name,
+                )
+            except MessageError as exc:
+                raise SnmpGarbage(f"{self._name}: undecodable answer: {exc}") from exc
+            if not read:
                 raise SnmpGarbage(f"{self._name}: empty GETBULK answer")
-            finished: set[str] = set()
-            for i, (key, tag, raw) in enumerate(var_binds):
-                column = active[i % width]
-                if column in finished:
-                    continue
-                if tag == ber.END_OF_MIB_VIEW:
-                    finished.add(column)
-                    continue
-                # Checked before the column test: an agent answering an OID at or before the
-                # one asked for would otherwise look like an empty column.
-                if key <= last[column]:
-                    raise SnmpWalkLoop(
-                        f"{self._name}: {'.'.join(map(str, key))} does not follow "
-                        f"{'.'.join(map(str, last[column]))}"
-                    )
-                prefix = prefixes[column]
-                n = len(prefix)
-                if key[:n] != prefix:
-                    finished.add(column)
-                    continue
-                last[column] = key
-                index = _INDEXES.get(key)  # a column's rows are the same ifIndexes every poll
-                if index is None or index[0] != n:
-                    index = (n, ".".join(map(str, key[n:])))
-                    if len(_INDEXES) >= OID_CACHE_MAX:
-                        _INDEXES.clear()
-                    _INDEXES[key] = index
-                out[column][index[1]] = to_value(tag, raw)
-            active = [c for c in active if c not in finished]
+            for c, key in zip(active, lasts, strict=True):
+                last[c] = key
+            active = [c for c, ended in zip(active, done, strict=True) if not ended]
         if len(self._rows_hint) < 64 or hint_key in self._rows_hint:
             self._rows_hint[hint_key] = max((len(rows) for rows in out.values()), default=0)
         return scalars, out
@@ -511,11 +342,4 @@ def fast_factory(endpoint: SnmpEndpoint) -> Callable[[Target], SnmpTransport]:
     return make
 
 
-__all__ = [
-    "FastSnmpTransport",
-    "SnmpEndpoint",
-    "SnmpTransportError",
-    "fast_factory",
-    "make_fast_transport",
-    "to_value",
-]
+__all__ = ["FastSnmpTransport", "fast_factory", "make_fast_transport"]

@@ -31,28 +31,42 @@ def _number(value: float | int) -> str:
 
 
 def render_text(families: Iterable[Family]) -> bytes:
-    out: list[str] = []
+    # Encoded a block at a time: one non-ASCII label (a Thai site name) would make the whole
+    # joined text a 2-byte-per-character string and its encoding ~8x slower (measured: 117 ms
+    # instead of 14 ms for 26 MB); per block, only the blocks that hold one pay.
+    out: list[bytes] = []
     append = out.append
     for fam in families:
         if not fam.samples and not any(rows for _, rows, _ in fam.blocks):
             continue
         help_ = fam.help.replace("\\", "\\\\").replace("\n", "\\n")
-        append(f"# HELP {fam.name} {help_}\n# TYPE {fam.name} {fam.type}\n")
         name = fam.name
-        out.extend(
+        lines = [f"# HELP {name} {help_}\n# TYPE {name} {fam.type}\n"]
+        lines.extend(
             [
                 f"{name}{ls.text} {v}\n" if type(v) is int else f"{name}{ls.text} {_number(v)}\n"
                 for ls, v in fam.samples
             ]
         )
+        append("".join(lines).encode())
         for per_if, rows, ts in fam.blocks:
+            if not rows:
+                continue
             try:  # interface values are ints: no per-sample type test
-                out.extend([f"{name}{per_if[i].text} {v}{ts}\n" for i, v in rows.items()])
-            except KeyError:  # an ifIndex the label cache does not know yet
-                out.extend(
-                    [f"{name}{per_if[i].text} {v}{ts}\n" for i, v in rows.items() if i in per_if]
+                append(
+                    "".join([f"{name}{per_if[i].text} {v}{ts}\n" for i, v in rows.items()]).encode()
                 )
-    return "".join(out).encode()
+            except KeyError:  # an ifIndex the label cache does not know yet
+                append(
+                    "".join(
+                        [
+                            f"{name}{per_if[i].text} {v}{ts}\n"
+                            for i, v in rows.items()
+                            if i in per_if
+                        ]
+                    ).encode()
+                )
+    return b"".join(out)
 
 
 class FamiliesCollector(Collector):

@@ -296,3 +296,19 @@ def test_an_interface_appearing_between_label_refreshes_is_exported() -> None:
     # a value whose ifIndex is unknown to the table is skipped, never a failed scrape
     table.values["ifHCOutOctets"]["9"] = 1
     assert 'ifIndex="9"' not in text_of(sched, fb)
+
+
+def test_rendering_block_by_block_equals_one_text_with_thai_labels() -> None:
+    # The exposition is encoded a block at a time; Thai text in one block must come out as
+    # the same UTF-8 as the whole text encoded at once, nothing lost or reordered.
+    sched, fb = snapshot(
+        {"d1": device_data({1: "Gi0/1", 2: "Gi0/2"}), "d2": device_data({3: "ลิงก์ เชียงใหม่"})}
+    )
+    fams = list(fb.families(list(sched.states.values()), sched.stats()))
+    text = render_text(fams).decode("utf-8")
+    series = [line for line in text.splitlines() if line and not line.startswith("#")]
+    expected = [f"{fam.name}{ls.text}" for fam in fams for ls, _ in fam.all_samples()]
+    assert [line.split(" ")[0] if "{" not in line else line[: line.rindex("}") + 1]
+            for line in series] == expected  # fmt: skip
+    assert 'ifName="ลิงก์ เชียงใหม่"' in text
+    assert 'ifName="Gi0/2"' in text

@@ -13,12 +13,8 @@ from typing import Any, cast
 
 import pytest
 
-from collector.fast_transport import (
-    FastSnmpTransport,
-    decode_answer,
-    make_fast_transport,
-    to_value,
-)
+from collector.answer_decode import decode_answer, to_value
+from collector.fast_transport import FastSnmpTransport, make_fast_transport
 from collector.snmp_transport import PysnmpEngine, PysnmpTransport, auth_data
 from collector.transport import (
     Missing,
@@ -613,6 +609,76 @@ def test_decode_answer_equals_message_decode_response_also_on_broken_input() -> 
         assert decode_answer(msg) == want
         decoded += 1
     assert decoded >= len(good)
+
+
+
+def _reference_step(
+    msg: bytes, prefixes: list[OID], lasts: list[OID]
+) -> tuple[list[dict[str, Value]], list[OID], list[bool]]:
+    """One walk step the plain way: decode every triple (netmon.snmp.message), then walk them."""
+    from netmon.snmp.message import decode_response
+
+    var_binds = decode_response(msg).varbinds
+    rows: list[dict[str, Value]] = [{} for _ in prefixes]
+    lasts, done = list(lasts), [False] * len(prefixes)
+    for i, (key, tag, raw) in enumerate(var_binds):
+        k = i % len(prefixes)
+        if done[k]:
+            continue
+        if tag == ber.END_OF_MIB_VIEW:
+            done[k] = True
+            continue
+        if key <= lasts[k]:
+            raise SnmpWalkLoop(dotted(key))
+        if key[: len(prefixes[k])] != prefixes[k]:
+            done[k] = True
+            continue
+        lasts[k] = key
+        rows[k][dotted(key[len(prefixes[k]) :])] = to_value(tag, raw)
+    return rows, lasts, done
+
+
+def test_bulk_rows_equals_decoding_then_walking_also_on_broken_input() -> None:
+    import random
+
+    from collector.answer_decode import answer_pdu, bulk_rows
+    from collector.transport import SnmpTransportError
+    from netmon.snmp.message import MessageError
+
+    agent = FakeAgent(_mib())
+    prefixes = [oid_key(c) for c in COLUMNS]
+    good = []
+    for reps in (1, 3, 5, 25):
+        req = encode_getbulk(COMMUNITY.encode(), 7, prefixes, reps)
+        answer = agent.answer(req)
+        assert answer is not None
+        good.append(answer)
+    rng = random.Random(11)
+    cases = list(good)
+    for _ in range(3000):
+        broken = bytearray(rng.choice(good))
+        if rng.random() < 0.3:
+            del broken[rng.randrange(1, len(broken)) :]
+        for _ in range(rng.randrange(1, 4)):
+            broken[rng.randrange(len(broken))] = rng.randrange(256)
+        cases.append(bytes(broken))
+    walked = 0
+    for msg in cases:
+        try:
+            want: object = _reference_step(msg, prefixes, list(prefixes))
+        except (MessageError, SnmpTransportError):
+            want = None
+        try:
+            h = answer_pdu(msg)[2]
+            rows: list[dict[str, Value]] = [{} for _ in prefixes]
+            lasts, done = list(prefixes), [False] * len(prefixes)
+            bulk_rows(h.buf, h.start, h.stop, prefixes, lasts, rows, done, "d")
+            got: object = (rows, lasts, done)
+        except (MessageError, SnmpTransportError):
+            got = None
+        assert got == want, msg.hex()
+        walked += want is not None
+    assert walked >= len(good) + 100  # many broken answers still walk (a changed value)
 
 
 def test_a_repeated_walk_asks_for_the_rows_it_had_plus_one(lab: Callable[..., Any]) -> None:
