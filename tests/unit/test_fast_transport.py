@@ -611,7 +611,6 @@ def test_decode_answer_equals_message_decode_response_also_on_broken_input() -> 
     assert decoded >= len(good)
 
 
-
 def _reference_step(
     msg: bytes, prefixes: list[OID], lasts: list[OID]
 ) -> tuple[list[dict[str, Value]], list[OID], list[bool]]:
