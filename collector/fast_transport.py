@@ -18,6 +18,7 @@ up, so discover again too).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 
 from collector.answer_decode import (
@@ -90,6 +91,12 @@ def usm_user(snmp: SnmpV3) -> UsmUser:
         )
     except ValueError as exc:
         raise ConfigError(f"SNMPv3 user {snmp.username}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _column_prefixes(columns: tuple[str, ...]) -> dict[str, OID]:
+    """Each column's OID; every poll walks the same few column lists (never mutated)."""
+    return {c: oid_tuple(c) for c in columns}
 
 
 class FastSnmpTransport:
@@ -250,7 +257,7 @@ class FastSnmpTransport:
         self, oids: Sequence[str], columns: Sequence[str]
     ) -> tuple[list[tuple[str, Value]], dict[str, dict[str, Value]]]:
         out: dict[str, dict[str, Value]] = {c: {} for c in columns}
-        prefixes = {c: oid_tuple(c) for c in columns}
+        prefixes = _column_prefixes(tuple(columns))
         last: dict[str, OID] = dict(prefixes)
         active = list(columns)
         wanted = [oid_tuple(o) for o in oids]

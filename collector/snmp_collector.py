@@ -62,6 +62,9 @@ class _Cache:
     fallback: bool = False  # some interface needs the 32-bit fallback columns
 
 
+_INT_ONLY = frozenset((int,))  # bool is not: ``_int`` refuses it
+
+
 def _int(name: str, value: Value) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -227,6 +230,9 @@ class SnmpCollector:
         values: dict[str, dict[str, int]] = {}
         for oid, name in self._metric_oids.items():
             rows = table.get(oid, {})
+            if set(map(type, rows.values())) <= _INT_ONLY:  # nearly always: a copy in C
+                values[name] = dict(rows)  # type: ignore[arg-type]
+                continue
             values[name] = {i: _int(name, v) for i, v in rows.items() if not isinstance(v, Missing)}
         fallback = False
         for oid, (name, replaces) in self._fallback_oids.items():
