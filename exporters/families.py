@@ -25,15 +25,22 @@ def escape(value: str) -> str:
 class LabelSet:
     """Labels of one series: pre-rendered text for the exposition, pairs for client_python."""
 
-    __slots__ = ("pairs", "text")
+    __slots__ = ("ascii", "pairs", "text")
 
     def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
         self.pairs = pairs
         inner = ",".join(f'{k}="{escape(v)}"' for k, v in pairs)
         self.text = f"{{{inner}}}" if inner else ""  # braces included: ready to print
+        self.ascii = self.text.isascii()  # see exposition.render_text
 
     def plus(self, extra: tuple[tuple[str, str], ...]) -> LabelSet:
         return LabelSet(extra + self.pairs)
+
+
+class IfLabels(dict[str, LabelSet]):
+    """A device's interface label sets by ifIndex; ``ascii``: all of their texts are ASCII."""
+
+    ascii: bool = True
 
 
 @dataclass(slots=True)
@@ -47,7 +54,7 @@ class Family:
     type: str  # counter | gauge | untyped
     help: str
     samples: list[tuple[LabelSet, float | int]] = field(default_factory=list)
-    blocks: list[tuple[dict[str, LabelSet], dict[str, int], str]] = field(default_factory=list)
+    blocks: list[tuple[IfLabels, dict[str, int], str]] = field(default_factory=list)
 
     def all_samples(self) -> list[tuple[LabelSet, float | int]]:
         out = list(self.samples)
@@ -69,7 +76,7 @@ class _DeviceLabels:
     target: Target
     labels_obj: object
     base: LabelSet
-    per_if: dict[str, LabelSet]
+    per_if: IfLabels
 
 
 class FamilyBuilder:
@@ -101,7 +108,7 @@ class FamilyBuilder:
         ):
             return held
         base = LabelSet(target.labels)
-        per_if: dict[str, LabelSet] = {}
+        per_if = IfLabels()
         if table is not None:
             links = dict(target.links)
             for index in table.indexes:
@@ -111,6 +118,7 @@ class FamilyBuilder:
                 if link:
                     pairs.append(("link", link))
                 per_if[index] = LabelSet(tuple(pairs) + target.labels)
+        per_if.ascii = all(ls.ascii for ls in per_if.values())
         held = _DeviceLabels(target, labels_obj, base, per_if)
         self._cache[target.name] = held
         return held

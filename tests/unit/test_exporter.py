@@ -298,17 +298,32 @@ def test_an_interface_appearing_between_label_refreshes_is_exported() -> None:
     assert 'ifIndex="9"' not in text_of(sched, fb)
 
 
-def test_rendering_block_by_block_equals_one_text_with_thai_labels() -> None:
-    # The exposition is encoded a block at a time; Thai text in one block must come out as
-    # the same UTF-8 as the whole text encoded at once, nothing lost or reordered.
+def test_families_with_thai_labels_are_rendered_whole_and_apart() -> None:
+    # Families holding a non-ASCII label are joined apart from the rest (encoding speed): every
+    # family must still come out whole, contiguous, its series in order, as UTF-8.
     sched, fb = snapshot(
         {"d1": device_data({1: "Gi0/1", 2: "Gi0/2"}), "d2": device_data({3: "ลิงก์ เชียงใหม่"})}
     )
     fams = list(fb.families(list(sched.states.values()), sched.stats()))
     text = render_text(fams).decode("utf-8")
-    series = [line for line in text.splitlines() if line and not line.startswith("#")]
-    expected = [f"{fam.name}{ls.text}" for fam in fams for ls, _ in fam.all_samples()]
-    assert [line.split(" ")[0] if "{" not in line else line[: line.rindex("}") + 1]
-            for line in series] == expected  # fmt: skip
+    runs: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series = line[: line.rindex("}") + 1] if "{" in line else line.split(" ")[0]
+        name = series.split("{")[0]
+        if not runs or runs[-1][0] != name:
+            runs.append((name, []))
+        runs[-1][1].append(series)
+    expected = {
+        fam.name: [f"{fam.name}{ls.text}" for ls, _ in fam.all_samples()]
+        for fam in fams
+        if fam.all_samples()
+    }
+    assert len(runs) == len(expected)  # each family in one run
+    assert dict(runs) == expected
     assert 'ifName="ลิงก์ เชียงใหม่"' in text
-    assert 'ifName="Gi0/2"' in text
+    wide = {n for n, lines in runs if not all(x.isascii() for x in lines)}
+    assert "netmon_device_info" in wide and "ifHCInOctets" in wide
+    names = [n for n, _ in runs]
+    assert names[-len(wide) :] == [n for n in names if n in wide]  # joined apart, at the end
