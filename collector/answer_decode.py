@@ -253,6 +253,7 @@ def bulk_rows(
     start = p
     cache = _ROWS
     limits = _INT_LIMIT
+    lowest, highest = _INT32
     from_bytes = int.from_bytes
     # One pass of the for loop per repetition: column k's prefix and rows without indexing.
     columns = list(zip(range(len(prefixes)), prefixes, rows, strict=True))
@@ -316,7 +317,7 @@ def bulk_rows(
                             to_value(vtag, v)  # raises, saying what is out of range
                     else:  # INTEGER
                         v = from_bytes(buf[s:be], "big", signed=True)
-                        if not -0x80000000 <= v <= 0x7FFFFFFF:
+                        if not lowest <= v <= highest:
                             to_value(vtag, v)
                     out[entry[2]] = v
                 else:

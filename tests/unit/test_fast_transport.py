@@ -577,27 +577,37 @@ def test_v3_wrong_key_is_an_auth_error(
 # --- the cached decoder ---------------------------------------------------------------------------
 
 
-def test_decode_answer_equals_message_decode_response_also_on_broken_input() -> None:
+def _broken_answers(
+    repetitions: tuple[int, ...], seed: int, cut: float
+) -> tuple[list[bytes], list[bytes]]:
+    """The fake agent's GETBULK answers over COLUMNS, and those plus 3,000 broken copies
+    (``cut``: the share cut short; then 1-3 bytes overwritten)."""
     import random
-
-    from netmon.snmp.message import MessageError, decode_response
 
     agent = FakeAgent(_mib())
     good = []
-    for reps in (1, 3, 5):
+    for reps in repetitions:
         req = encode_getbulk(COMMUNITY.encode(), 7, [oid_key(c) for c in COLUMNS], reps)
         answer = agent.answer(req)
         assert answer is not None
         good.append(answer)
-    rng = random.Random(5)
+    rng = random.Random(seed)
     cases = list(good)
     for _ in range(3000):
         broken = bytearray(rng.choice(good))
-        if rng.random() < 0.5:
+        if rng.random() < cut:
             del broken[rng.randrange(1, len(broken)) :]
         for _ in range(rng.randrange(1, 4)):
             broken[rng.randrange(len(broken))] = rng.randrange(256)
         cases.append(bytes(broken))
+    return good, cases
+
+
+def test_decode_answer_equals_message_decode_response_also_on_broken_input() -> None:
+
+    from netmon.snmp.message import MessageError, decode_response
+
+    good, cases = _broken_answers((1, 3, 5), seed=5, cut=0.5)
     decoded = 0
     for msg in cases:
         try:
@@ -638,29 +648,13 @@ def _reference_step(
 
 
 def test_bulk_rows_equals_decoding_then_walking_also_on_broken_input() -> None:
-    import random
 
     from collector.answer_decode import answer_pdu, bulk_rows
     from collector.transport import SnmpTransportError
     from netmon.snmp.message import MessageError
 
-    agent = FakeAgent(_mib())
     prefixes = [oid_key(c) for c in COLUMNS]
-    good = []
-    for reps in (1, 3, 5, 25):
-        req = encode_getbulk(COMMUNITY.encode(), 7, prefixes, reps)
-        answer = agent.answer(req)
-        assert answer is not None
-        good.append(answer)
-    rng = random.Random(11)
-    cases = list(good)
-    for _ in range(3000):
-        broken = bytearray(rng.choice(good))
-        if rng.random() < 0.3:
-            del broken[rng.randrange(1, len(broken)) :]
-        for _ in range(rng.randrange(1, 4)):
-            broken[rng.randrange(len(broken))] = rng.randrange(256)
-        cases.append(bytes(broken))
+    good, cases = _broken_answers((1, 3, 5, 25), seed=11, cut=0.3)
     walked = 0
     for msg in cases:
         try:
