@@ -38,20 +38,15 @@ def to_value(tag: int, raw: int | bytes | OID | None) -> Value:
         assert isinstance(raw, bytes)
         # ifAlias and friends are free text; never let one bad byte fail a poll.
         return raw.decode("utf-8", errors="replace")
-    if tag in _UNSIGNED32:
+    if tag in _UNSIGNED_TAGS:
         assert isinstance(raw, int)
-        if raw > 0xFFFFFFFF:
+        if raw > _INT_LIMIT[tag]:
             raise SnmpGarbage(f"value {raw} out of range for tag 0x{tag:02x}")
         return raw
     if tag == ber.INTEGER:
         assert isinstance(raw, int)
         if not _INT32[0] <= raw <= _INT32[1]:
             raise SnmpGarbage(f"INTEGER {raw} out of range")
-        return raw
-    if tag == ber.COUNTER64:
-        assert isinstance(raw, int)
-        if raw > 0xFFFFFFFFFFFFFFFF:
-            raise SnmpGarbage(f"Counter64 {raw} out of range")
         return raw
     if tag == ber.OBJECT_IDENTIFIER:
         assert isinstance(raw, tuple)
