@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable
 from types import TracebackType
 
+from collector.fifo_timers import Timeout, loop_timers
 from collector.model import PollResult, ProbeResult, StatusResult, Target
 from collector.transport import SnmpTransportError
 from netmon.errors import ConfigError, NetmonError
@@ -42,13 +43,13 @@ class Deadline:
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
         self._timeout = asyncio.timeout(None)
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: Timeout | None = None
 
     async def __aenter__(self) -> None:
         await self._timeout.__aenter__()
-        loop = asyncio.get_running_loop()
-        # reschedule(0.0): "expire now", which asyncio queues with call_soon, behind the rest
-        self._handle = loop.call_later(self._seconds, self._timeout.reschedule, 0.0)
+        # reschedule(0.0): "expire now", which asyncio queues with call_soon, behind the rest.
+        # The loop's shared FIFO timers: nearly every deadline is cancelled unfired.
+        self._handle = loop_timers().call_later(self._seconds, self._timeout.reschedule, 0.0)
 
     async def __aexit__(
         self,

@@ -31,6 +31,7 @@ import random
 import socket
 from dataclasses import dataclass, fields
 
+from collector.fifo_timers import FifoTimers, Timeout
 from collector.socket_drops import receive_drops
 from collector.transport import SnmpGarbage, SnmpTimeout, SnmpTransportError
 from netmon.errors import ConfigError
@@ -108,7 +109,7 @@ class _Pending:
         self.addr = addr
         self.tries_left = tries_left
         self.timeout = timeout
-        self.handle: asyncio.TimerHandle | None = None
+        self.handle: Timeout | None = None
         self.garbage: str = ""  # what undecodable datagrams from addr looked like, if any
 
 
@@ -129,6 +130,8 @@ class SnmpEndpoint:
         self._next_id = random.randrange(1, MAX_ID // 2)
         self._closed = False
         self._usm: dict[tuple[Address, UsmUser], tuple[UsmManager, asyncio.Lock]] = {}
+        # Retransmission timers: one asyncio timer for all (nearly all are cancelled unfired).
+        self._timers: FifoTimers | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -204,6 +207,9 @@ class SnmpEndpoint:
                 p.handle.cancel()
             if not p.future.done():
                 p.future.cancel()
+        if self._timers is not None:
+            self._timers.close()
+            self._timers = None
         self._drop_socket()
 
     # --- socket I/O ----------------------------------------------------------------------------
@@ -343,7 +349,10 @@ class SnmpEndpoint:
         self._by_addr.setdefault(addr, set()).add(key)
         self._send(payload, addr)
         self.stats.sent += 1
-        pending.handle = loop.call_later(timeout, self._expire, key, pending)
+        timers = self._timers
+        if timers is None or timers.loop is not loop:
+            timers = self._timers = FifoTimers(loop)
+        pending.handle = timers.call_later(timeout, self._expire, key, pending)
         try:
             return await pending.future
         finally:
@@ -359,9 +368,8 @@ class SnmpEndpoint:
             pending.tries_left -= 1
             self._send(pending.payload, pending.addr)
             self.stats.retransmits += 1
-            pending.handle = asyncio.get_running_loop().call_later(
-                pending.timeout, self._expire, key, pending
-            )
+            assert self._timers is not None  # it is what called this
+            pending.handle = self._timers.call_later(pending.timeout, self._expire, key, pending)
             return
         self.stats.timeouts += 1
         if self._pending.get(key) is pending:
