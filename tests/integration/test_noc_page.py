@@ -343,7 +343,9 @@ def test_a_site_has_details_a_grafana_link_and_thai_names(wall: Wall) -> None:
     assert "Chiang Mai" in text and "เชียงใหม่" in text  # both names
     for device in wall.devices[PROVINCE]:
         assert device in text
-    link = wall.driver.find_element(By.ID, "grafana-link").get_attribute("href")
+    # The panel re-renders with every poll refresh: read the link in one call, never through
+    # an element handle that a refresh can make stale between finding and reading it.
+    link = wall.js("return document.getElementById('grafana-link').href")
     assert link == dashboard_url(SITE, site=PROVINCE)
     wait_for(lambda: "ago" in detail.text, 20, what="the last poll")  # from /noc/data
     # Thai: the whole page switches
