@@ -53,6 +53,12 @@ STARTUP_WINDOW = 10.0
 PROBE_CONCURRENCY = 32  # probes of devices that answer (and confirmations)
 DEAD_PROBE_CONCURRENCY = 32  # probes of devices known dead, on their own slots
 DEAD_PROBE_FACTOR = 2  # a known-dead device is probed every 2 probe intervals
+# The status and probe bounds grow with the inventory: a slot per SLOT_SECONDS of each second's
+# demand (Little's law: in flight = rate x time per poll). 0.1 s is 4x the simulated backbone's
+# mean round trip plus the loop's lag at 10x, where the fixed 16 status and 32 probe slots were
+# all busy and ~600 status polls and probes a second were skipped (their device's previous one
+# still queued for a slot), with the CPU at 0.65 core: a limit on slots, not on the CPU.
+SLOT_SECONDS = 0.1
 # Polls due within a tick start together, up to a tick early: at 10x (~600 due times a
 # second, every device on its own phase) one wake-up per due time was ~15 % of the CPU.
 DISPATCH_TICK = 0.025
@@ -65,6 +71,9 @@ class SchedulerStats:
     in_flight: int
     status_in_flight: int
     probe_in_flight: int
+    slots: int  # full polls at once
+    status_slots: int
+    probe_slots: int
     last_lag: float  # how late the last poll got its turn (semaphore wait), seconds
     cycle_seconds: float  # age of the oldest poll result: how long a sweep of all takes
 
@@ -91,8 +100,11 @@ class Scheduler(PollRuns):
         self._seq = 0
         self._generation = 0
         self._sem = asyncio.Semaphore(concurrency)
-        self._status_sem = asyncio.Semaphore(max(4, concurrency // 4))
-        self._probe_sem = asyncio.Semaphore(probe_concurrency)
+        self.slots = concurrency
+        self.status_slots = max(4, concurrency // 4)  # the floor: grown by set_targets
+        self.probe_slots = probe_concurrency
+        self._status_sem = asyncio.Semaphore(self.status_slots)
+        self._probe_sem = asyncio.Semaphore(self.probe_slots)
         self._dead_sem = asyncio.Semaphore(dead_probe_concurrency)
         self._requests_bound = requests_bound
         self._startup_window = startup_window
@@ -145,8 +157,30 @@ class Scheduler(PollRuns):
                 self._push(due, name, STATUS)
             if target.probe_interval > 0:
                 self._push(self._next_slot(now, name, target.probe_interval), name, PROBE)
+        self._grow_slots()
         self._wake_up()
         return added, removed, changed
+
+    def _grow_slots(self) -> None:
+        """Size the status and probe bounds from the demand of the device set (never below
+        their floors). They only grow: ``release()`` adds a slot and wakes a waiter, while
+        shrinking would have to wait for polls in flight; a bound is a maximum, not a cost."""
+        status_rate = probe_rate = 0.0
+        for state in self.states.values():
+            t = state.target
+            if t.uplinks and not t.probe_only and t.status_interval > 0:
+                status_rate += 1.0 / t.status_interval
+            interval = t.probe_interval or t.interval
+            if (t.probe_interval > 0 or t.probe_only) and interval > 0:
+                probe_rate += 1.0 / interval
+        want = math.ceil(status_rate * SLOT_SECONDS)
+        for _ in range(want - self.status_slots):
+            self._status_sem.release()
+        self.status_slots = max(self.status_slots, want)
+        want = math.ceil(probe_rate * SLOT_SECONDS)
+        for _ in range(want - self.probe_slots):
+            self._probe_sem.release()
+        self.probe_slots = max(self.probe_slots, want)
 
     def _cancel(self, name: str) -> None:
         slot = self._slots.get(name)
@@ -262,6 +296,9 @@ class Scheduler(PollRuns):
             in_flight=self.in_flight,
             status_in_flight=self.status_in_flight,
             probe_in_flight=self.probe_in_flight,
+            slots=self.slots,
+            status_slots=self.status_slots,
+            probe_slots=self.probe_slots,
             last_lag=self._last_lag,
             cycle_seconds=cycle,
         )

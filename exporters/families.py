@@ -369,6 +369,17 @@ class FamilyBuilder:
                 ],
             )
             yield Family(
+                "netmon_collector_poll_slots",
+                "gauge",
+                "Polls of each kind allowed at once (status and probe slots grow with the"
+                " inventory): in-flight polls at this bound mean polls wait for a slot.",
+                [
+                    (LabelSet((("kind", "full"),)), stats.slots),
+                    (LabelSet((("kind", "status"),)), stats.status_slots),
+                    (LabelSet((("kind", "probe"),)), stats.probe_slots),
+                ],
+            )
+            yield Family(
                 "netmon_collector_polls_total",
                 "counter",
                 "Full polls completed.",

@@ -203,8 +203,12 @@ def collector(w: Windows) -> dict[str, Any]:
         g.place(
             timeseries(
                 ("โพลที่กำลังทำงาน", "Polls in flight"),
-                "Full and fast status polls running now.",
-                [query("netmon_collector_in_flight_polls", "{{kind}}")],
+                "Full polls, status polls and probes running now, and the slots each may use:"
+                " in flight at its slots means polls wait (and skip when still waiting).",
+                [
+                    query("netmon_collector_in_flight_polls", "{{kind}}"),
+                    query("netmon_collector_poll_slots", "{{kind}} slots"),
+                ],
                 unit="short",
             ),
             12,

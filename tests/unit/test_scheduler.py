@@ -179,6 +179,50 @@ def test_concurrency_is_bounded() -> None:
     asyncio.run(main())
 
 
+def test_status_and_probe_slots_grow_with_the_inventory_and_are_used() -> None:
+    class GatedStatus(ScriptedCollector):
+        def __init__(self) -> None:
+            super().__init__()
+            self.status_gate = asyncio.Event()
+            self.status_running = 0
+
+        async def poll_status(self, t: Target) -> StatusResult | None:
+            self.status_running += 1
+            await self.status_gate.wait()
+            return StatusResult(ok=True, oper_status={})
+
+    async def main() -> None:
+        clock = Clock()
+        col = GatedStatus()
+        sched = Scheduler(col, concurrency=8, clock=clock, startup_window=0.0, probe_concurrency=3)
+        assert (sched.status_slots, sched.probe_slots) == (4, 3)  # the floors
+        few = {f"d{i}": target(f"d{i}", uplinks=("Gi0/1",), probe_interval=5.0) for i in range(5)}
+        sched.set_targets(few)
+        assert (sched.status_slots, sched.probe_slots) == (4, 3)  # 0.5 and 1 a second: floors
+        # 300 devices, status every 2 s and probes every 1 s: 150 and 300 a second
+        many = {
+            f"d{i}": target(f"d{i}", uplinks=("Gi0/1",), status_interval=2.0, probe_interval=1.0)
+            for i in range(300)
+        }
+        sched.set_targets(many)
+        assert (sched.status_slots, sched.probe_slots) == (15, 30)
+        stats = sched.stats()
+        assert (stats.slots, stats.status_slots, stats.probe_slots) == (8, 15, 30)
+        for n in many:
+            col.gate(n).set()
+        await sched.poll_all_once()  # a status poll needs a first full poll
+        for n in many:
+            sched.request_status(n)
+        await settle()
+        assert col.status_running == 15  # the grown bound, not the floor of 4
+        sched.set_targets(few)
+        assert (sched.status_slots, sched.probe_slots) == (15, 30)  # never shrinks
+        col.status_gate.set()
+        await settle()
+
+    asyncio.run(main())
+
+
 def test_one_failing_device_is_a_failed_result_not_a_failed_run() -> None:
     async def main() -> None:
         col = ScriptedCollector()
