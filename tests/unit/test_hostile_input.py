@@ -243,6 +243,8 @@ def test_check_prints_a_self_pointing_symlink_instead_of_crashing(
 def test_the_periodic_full_check_catches_what_no_stat_shows(
     inv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # stat sees nothing (a network mount, say): only the periodic check reading every file can
+    monkeypatch.setattr("netmon.service.inventory_signature", lambda path: ())
     svc = Service(inv, watch_interval=0.05, full_check_interval=0.2)
     loads: list[bool] = []
     real = svc._load
@@ -258,9 +260,23 @@ def test_the_periodic_full_check_catches_what_no_stat_shows(
         stop = asyncio.Event()
         watcher = asyncio.create_task(svc._watch(stop))
         try:
+            await asyncio.sleep(1.0)  # five periodic checks of the same bytes: no reload
+            assert svc.reload_status is not None and svc.reload_status.success
+            assert len(loads) == 1
+            p = province(inv)
+            p.write_text(p.read_text() + "\n  - [broken\n")
             async with asyncio.timeout(10):
-                while len(loads) < 3:
+                while svc.reload_status.success:
                     await asyncio.sleep(0.05)
+            assert len(loads) == 2
+            await asyncio.sleep(1.0)  # the same broken bytes: not parsed again and again
+            assert len(loads) == 2
+            p.unlink()  # a file that cannot be read (points at itself): reloaded each time
+            p.symlink_to(p.name)
+            async with asyncio.timeout(10):
+                while len(loads) < 4:
+                    await asyncio.sleep(0.05)
+            assert not svc.reload_status.success
         finally:
             stop.set()
             await watcher
