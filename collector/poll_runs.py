@@ -23,6 +23,7 @@ from collector.poll_limits import (
     poll_deadline,
     status_deadline,
 )
+from collector.slots import Slots
 
 log = logging.getLogger("collector.scheduler")  # one logger name for the scheduler's lines
 
@@ -73,10 +74,10 @@ class PollRuns:
     observer: Observer | None
     states: dict[str, DeviceState]
     _slots: dict[str, Slot]
-    _sem: asyncio.Semaphore
-    _status_sem: asyncio.Semaphore
-    _probe_sem: asyncio.Semaphore
-    _dead_sem: asyncio.Semaphore
+    _sem: Slots
+    _status_sem: Slots
+    _probe_sem: Slots
+    _dead_sem: Slots
     _requests_bound: int
     _clock: Callable[[], float]
     _wall: Callable[[], float]

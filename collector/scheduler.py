@@ -45,6 +45,7 @@ from collector.poll_runs import (
     PollRuns,
     Slot,
 )
+from collector.slots import Slots
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +100,10 @@ class Scheduler(PollRuns):
         self._heap: list[tuple[float, int, str, str, int]] = []
         self._seq = 0
         self._generation = 0
-        self._sem = asyncio.Semaphore(concurrency)
-        self.slots = concurrency
-        self.status_slots = max(4, concurrency // 4)  # the floor: grown by set_targets
-        self.probe_slots = probe_concurrency
-        self._status_sem = asyncio.Semaphore(self.status_slots)
-        self._probe_sem = asyncio.Semaphore(self.probe_slots)
-        self._dead_sem = asyncio.Semaphore(dead_probe_concurrency)
+        self._sem = Slots(concurrency)
+        self._status_sem = Slots(max(4, concurrency // 4))  # the floor: grown by set_targets
+        self._probe_sem = Slots(probe_concurrency)
+        self._dead_sem = Slots(dead_probe_concurrency)
         self._requests_bound = requests_bound
         self._startup_window = startup_window
         self._clock = clock
@@ -163,8 +161,8 @@ class Scheduler(PollRuns):
 
     def _grow_slots(self) -> None:
         """Size the status and probe bounds from the demand of the device set (never below
-        their floors). They only grow: ``release()`` adds a slot and wakes a waiter, while
-        shrinking would have to wait for polls in flight; a bound is a maximum, not a cost."""
+        their floors). They only grow: shrinking would have to wait for polls in flight, and
+        a bound is a maximum, not a cost."""
         status_rate = probe_rate = 0.0
         for state in self.states.values():
             t = state.target
@@ -173,14 +171,8 @@ class Scheduler(PollRuns):
             interval = t.probe_interval or t.interval
             if (t.probe_interval > 0 or t.probe_only) and interval > 0:
                 probe_rate += 1.0 / interval
-        want = math.ceil(status_rate * SLOT_SECONDS)
-        for _ in range(want - self.status_slots):
-            self._status_sem.release()
-        self.status_slots = max(self.status_slots, want)
-        want = math.ceil(probe_rate * SLOT_SECONDS)
-        for _ in range(want - self.probe_slots):
-            self._probe_sem.release()
-        self.probe_slots = max(self.probe_slots, want)
+        self._status_sem.grow(math.ceil(status_rate * SLOT_SECONDS))
+        self._probe_sem.grow(math.ceil(probe_rate * SLOT_SECONDS))
 
     def _cancel(self, name: str) -> None:
         slot = self._slots.get(name)
@@ -296,9 +288,9 @@ class Scheduler(PollRuns):
             in_flight=self.in_flight,
             status_in_flight=self.status_in_flight,
             probe_in_flight=self.probe_in_flight,
-            slots=self.slots,
-            status_slots=self.status_slots,
-            probe_slots=self.probe_slots,
+            slots=self._sem.size,
+            status_slots=self._status_sem.size,
+            probe_slots=self._probe_sem.size,
             last_lag=self._last_lag,
             cycle_seconds=cycle,
         )

@@ -195,17 +195,20 @@ def test_status_and_probe_slots_grow_with_the_inventory_and_are_used() -> None:
         clock = Clock()
         col = GatedStatus()
         sched = Scheduler(col, concurrency=8, clock=clock, startup_window=0.0, probe_concurrency=3)
-        assert (sched.status_slots, sched.probe_slots) == (4, 3)  # the floors
+        assert (sched.stats().status_slots, sched.stats().probe_slots) == (4, 3)  # the floors
         few = {f"d{i}": target(f"d{i}", uplinks=("Gi0/1",), probe_interval=5.0) for i in range(5)}
         sched.set_targets(few)
-        assert (sched.status_slots, sched.probe_slots) == (4, 3)  # 0.5 and 1 a second: floors
+        assert (sched.stats().status_slots, sched.stats().probe_slots) == (
+            4,
+            3,
+        )  # 0.5 and 1 a second: floors
         # 300 devices, status every 2 s and probes every 1 s: 150 and 300 a second
         many = {
             f"d{i}": target(f"d{i}", uplinks=("Gi0/1",), status_interval=2.0, probe_interval=1.0)
             for i in range(300)
         }
         sched.set_targets(many)
-        assert (sched.status_slots, sched.probe_slots) == (15, 30)
+        assert (sched.stats().status_slots, sched.stats().probe_slots) == (15, 30)
         stats = sched.stats()
         assert (stats.slots, stats.status_slots, stats.probe_slots) == (8, 15, 30)
         for n in many:
@@ -216,7 +219,7 @@ def test_status_and_probe_slots_grow_with_the_inventory_and_are_used() -> None:
         await settle()
         assert col.status_running == 15  # the grown bound, not the floor of 4
         sched.set_targets(few)
-        assert (sched.status_slots, sched.probe_slots) == (15, 30)  # never shrinks
+        assert (sched.stats().status_slots, sched.stats().probe_slots) == (15, 30)  # never shrinks
         col.status_gate.set()
         await settle()
 
