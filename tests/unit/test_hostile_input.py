@@ -264,7 +264,9 @@ def test_the_periodic_full_check_catches_what_no_stat_shows(
             assert svc.reload_status is not None and svc.reload_status.success
             assert len(loads) == 1
             p = province(inv)
-            p.write_text(p.read_text() + "\n  - [broken\n")
+            tmp = p.with_suffix(".tmp")  # replaced whole: a check never reads half a write
+            tmp.write_text(p.read_text() + "\n  - [broken\n")
+            tmp.replace(p)
             async with asyncio.timeout(10):
                 while svc.reload_status.success:
                     await asyncio.sleep(0.05)
