@@ -112,6 +112,10 @@ def inventory_digest(path: Path) -> bytes | None:
     return h.digest()
 
 
+def _stat_and_read(path: Path) -> tuple[Signature, bytes | None]:
+    return inventory_signature(path), inventory_digest(path)
+
+
 def source_address(targets: dict[str, Target]) -> str:
     """Where the shared SNMP socket binds: loopback while every device is on loopback (the
     simulated backbone), else the wildcard so the kernel picks the route's source (Linux
@@ -193,8 +197,7 @@ class Service:
     async def reload(self) -> bool:
         """Load the inventory and apply it; on error keep the last good one."""
         self._last_full = time.monotonic()
-        self._signature = await asyncio.to_thread(inventory_signature, self.inventory_path)
-        self._digest = await asyncio.to_thread(inventory_digest, self.inventory_path)
+        self._signature, self._digest = await asyncio.to_thread(_stat_and_read, self.inventory_path)
         try:
             inv = await asyncio.to_thread(self._load, self.inventory_path)
         except InventoryError as exc:
