@@ -38,6 +38,7 @@ from collector.transport import (
     SnmpErrorStatus,
     SnmpGarbage,
     SnmpTransport,
+    SnmpTransportError,
     Value,
 )
 from collector.udp_endpoint import Address, SnmpEndpoint, canonical_address
@@ -91,6 +92,10 @@ def usm_user(snmp: SnmpV3) -> UsmUser:
         )
     except ValueError as exc:
         raise ConfigError(f"SNMPv3 user {snmp.username}: {exc}") from exc
+
+
+# What ``get_soon`` tells its callback: the answers, or why there are none.
+GetOutcome = list[tuple[str, Value]] | SnmpTransportError
 
 
 @functools.lru_cache(maxsize=256)
@@ -224,6 +229,50 @@ class FastSnmpTransport:
 
     async def get(self, oids: Sequence[str]) -> list[tuple[str, Value]]:
         resp = await self._request(ber.GET, 0, 0, [oid_tuple(o) for o in oids])
+        return self._get_answer(resp, oids)
+
+    def get_soon(self, oids: Sequence[str], done: Callable[[GetOutcome], None]) -> bool:
+        """``get`` by callback, no task: ``done`` gets the answers or the SnmpTransportError,
+        once, later. SNMPv2c only (False: use ``get``); SNMPv3's discovery and re-sync take
+        several requests in turn."""
+        if self._usm is not None:
+            return False
+        ep = self._endpoint
+        rid = ep.next_id()
+        varbinds = request_varbinds([oid_tuple(o) for o in oids])
+        pdu = encode_pdu(ber.GET, ber.encode_int(rid), 0, 0, varbinds)
+        ep.send(
+            self._addr,
+            rid,
+            wrap_message(self._prefix, pdu),
+            self._timeout,
+            self._retries,
+            functools.partial(self._got, rid, oids, done),
+        )
+        return True
+
+    def _got(
+        self,
+        rid: int,
+        oids: Sequence[str],
+        done: Callable[[GetOutcome], None],
+        data: bytes | SnmpTransportError,
+    ) -> None:
+        if isinstance(data, SnmpTransportError):
+            done(data)
+            return
+        try:
+            try:
+                resp = answer_pdu(data)[2]
+            except MessageError as exc:
+                raise SnmpGarbage(f"{self._name}: undecodable answer: {exc}") from exc
+            answers = self._get_answer(self._checked(resp, rid), oids)
+        except SnmpTransportError as exc:
+            done(exc)
+            return
+        done(answers)
+
+    def _get_answer(self, resp: RawPdu, oids: Sequence[str]) -> list[tuple[str, Value]]:
         if resp.error_status:
             raise self._status(resp)
         var_binds, _ = self._varbinds(resp)
@@ -349,4 +398,4 @@ def fast_factory(endpoint: SnmpEndpoint) -> Callable[[Target], SnmpTransport]:
     return make
 
 
-__all__ = ["FastSnmpTransport", "fast_factory", "make_fast_transport"]
+__all__ = ["FastSnmpTransport", "GetOutcome", "fast_factory", "make_fast_transport"]

@@ -109,6 +109,16 @@ class MultiCollector:
             return None
         return await self.snmp.poll_status(target)  # type: ignore[no-any-return]
 
+    def start_probe(self, target: Target, done: Callable[[ProbeResult], None]) -> bool:
+        if "snmp" not in target.methods:
+            return False  # SSH's probe: the task path
+        return bool(self.snmp.start_probe(target, done))
+
+    def start_status(self, target: Target, done: Callable[[StatusResult], None]) -> bool:
+        if "snmp" not in target.methods:
+            return False
+        return bool(self.snmp.start_status(target, done))
+
     def forget(self, name: str) -> None:
         task = self._tasks.pop(name, None)
         if task is not None:

@@ -9,12 +9,14 @@ schedule (the state engine's confirmations, traps).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from collector.callback_polls import InFlight
 from collector.model import DeviceState, PollResult, ProbeResult, StatusResult, Target
 from collector.poll_limits import (
     guard_poll,
@@ -41,6 +43,11 @@ class Collector(Protocol):
     def forget(self, name: str) -> None: ...
 
 
+# Optional (``collector.callback_polls``): start a status poll or probe whose result comes by
+# callback; False when it cannot (the scheduler then runs the coroutine in a task).
+StartStatus = Callable[[Target, Callable[[StatusResult], None]], bool]
+StartProbe = Callable[[Target, Callable[[ProbeResult], None]], bool]
+
 Result = PollResult | StatusResult | ProbeResult
 # (device, kind, state, result, unix time the request began: older news must not win)
 Observer = Callable[[str, str, DeviceState, Result, float], None]
@@ -50,8 +57,8 @@ Observer = Callable[[str, str, DeviceState, Result, float], None]
 class Slot:
     generation: int
     full_task: asyncio.Task[None] | None = None
-    status_task: asyncio.Task[None] | None = None
-    probe_task: asyncio.Task[None] | None = None
+    status_task: asyncio.Task[None] | InFlight | None = None
+    probe_task: asyncio.Task[None] | InFlight | None = None
     full_ok: bool = False
     status_ok: bool = True
     dead: bool = False  # the last probe got no answer
@@ -86,6 +93,8 @@ class PollRuns:
     status_in_flight: int
     probe_in_flight: int
     _last_lag: float
+    _start_status: StartStatus | None
+    _start_probe: StartProbe | None
 
     def request_probe(self, name: str) -> bool:
         """Probe ``name`` now (unless a probe of it is running); False if unknown."""
@@ -93,7 +102,7 @@ class PollRuns:
         if slot is None:
             return False
         if slot.probe_task is None or slot.probe_task.done():
-            slot.probe_task = asyncio.create_task(self._probe(name, slot.generation, urgent=True))
+            self._begin_probe(name, slot, urgent=True)
         return True
 
     def request_status(self, name: str) -> bool:
@@ -104,7 +113,7 @@ class PollRuns:
         if slot is None or state is None or state.target.probe_only or not state.target.uplinks:
             return False
         if slot.status_task is None or slot.status_task.done():
-            slot.status_task = asyncio.create_task(self._status(name, slot.generation))
+            self._begin_status(name, slot, state)
         return True
 
     def request_full(self, name: str) -> bool:
@@ -188,6 +197,35 @@ class PollRuns:
             state.last_error_kind = kind
         state.up = slot.full_ok and slot.status_ok and not slot.dead
 
+    def _begin_status(self, name: str, slot: Slot, state: DeviceState) -> None:
+        """A status poll by callback where the collector can, else in a task."""
+        start = self._start_status
+        if start is not None and state.last is not None and self._status_sem.take():
+            run, began, now = InFlight(), self._wall(), self._clock()
+            # Counted before it starts: a collector may answer from inside start().
+            slot.status_task, slot.status_since = run, now
+            self.status_in_flight += 1
+            back = functools.partial(self._status_back, name, slot, run, now, began)
+            if _started(start, state.target, back) or run.finished:
+                return
+            run.finished = True
+            self._status_sem.release()
+            self.status_in_flight -= 1
+        slot.status_task = asyncio.create_task(self._status(name, slot.generation))
+
+    def _status_back(
+        self, name: str, slot: Slot, run: InFlight, start: float, began: float, result: StatusResult
+    ) -> None:
+        if run.finished:  # told twice, or after start() said it could not: a collector bug
+            return
+        run.finished = True
+        self._status_sem.release()
+        self.status_in_flight -= 1
+        if slot.status_task is run:
+            slot.status_since = -math.inf
+        if not run.cancelled:
+            self._status_result(name, slot, start, began, result)
+
     async def _status(self, name: str, generation: int) -> None:
         state = self._current(name, generation)
         if state is None or state.last is None:
@@ -205,8 +243,13 @@ class PollRuns:
             finally:
                 self.status_in_flight -= 1
                 slot.status_since = -math.inf
+        self._status_result(name, slot, start, began, result)
+
+    def _status_result(
+        self, name: str, slot: Slot, start: float, began: float, result: StatusResult | None
+    ) -> None:
         slot.status_heard = result is not None and result.ok
-        state = self._current(name, generation)
+        state = self._current(name, slot.generation)
         if state is None or result is None:
             return
         state.status_polls += 1
@@ -223,12 +266,47 @@ class PollRuns:
         if result.error_kind == "timeout":
             self.request_probe(name)
 
+    def _begin_probe(self, name: str, slot: Slot, urgent: bool = False) -> None:
+        """A probe by callback where the collector can, else in a task."""
+        start = self._start_probe
+        # Known-dead devices wait on their own slots; a confirmation never waits behind them.
+        sem = self._dead_sem if slot.dead and not urgent else self._probe_sem
+        state = self.states.get(name)
+        if start is not None and state is not None and sem.take():
+            run, began = InFlight(), self._wall()
+            slot.probe_task = run
+            self.probe_in_flight += 1
+            back = functools.partial(self._probe_back, name, slot, run, sem, self._clock(), began)
+            if _started(start, state.target, back) or run.finished:
+                return
+            run.finished = True
+            sem.release()
+            self.probe_in_flight -= 1
+        slot.probe_task = asyncio.create_task(self._probe(name, slot.generation, urgent))
+
+    def _probe_back(
+        self,
+        name: str,
+        slot: Slot,
+        run: InFlight,
+        sem: Slots,
+        start: float,
+        began: float,
+        result: ProbeResult,
+    ) -> None:
+        if run.finished:  # told twice, or after start() said it could not: a collector bug
+            return
+        run.finished = True
+        sem.release()
+        self.probe_in_flight -= 1
+        if not run.cancelled:
+            self._probe_result(name, slot, start, began, result)
+
     async def _probe(self, name: str, generation: int, urgent: bool = False) -> None:
         state = self._current(name, generation)
         if state is None:
             return
         slot = self._slots[name]
-        # Known-dead devices wait on their own slots; a confirmation never waits behind them.
         sem = self._dead_sem if slot.dead and not urgent else self._probe_sem
         async with sem:
             start = self._clock()
@@ -238,9 +316,15 @@ class PollRuns:
                 result = await guard_probe(self.collector.probe(state.target), PROBE_DEADLINE)
             finally:
                 self.probe_in_flight -= 1
-        state = self._current(name, generation)
-        if state is None or result is None:
-            return  # a collector bug is not a verdict on the device
+        if result is not None:  # None: a collector bug is not a verdict on the device
+            self._probe_result(name, slot, start, began, result)
+
+    def _probe_result(
+        self, name: str, slot: Slot, start: float, began: float, result: ProbeResult
+    ) -> None:
+        state = self._current(name, slot.generation)
+        if state is None:
+            return
         was_dead = slot.dead
         slot.dead = not result.answered
         if result.answered:
@@ -266,3 +350,10 @@ class PollRuns:
             self.observer(name, kind, state, result, began)
         except Exception:  # a consumer's bug must not stop polling
             log.exception("%s: observer failed on a %s result", name, kind)
+
+
+def _started(start: StartStatus | StartProbe, target: Target, back: Callable[[Any], None]) -> bool:
+    try:
+        return start(target, back)
+    except Exception:  # e.g. a secret that cannot be resolved: the task path reports it
+        return False

@@ -116,6 +116,9 @@ class Scheduler(PollRuns):
         self.status_in_flight = 0
         self.probe_in_flight = 0
         self._last_lag = 0.0
+        # Callback polls where the collector offers them (collector.callback_polls).
+        self._start_status = getattr(collector, "start_status", None)
+        self._start_probe = getattr(collector, "start_probe", None)
 
     # --- targets ------------------------------------------------------------------------
 
@@ -248,8 +251,10 @@ class Scheduler(PollRuns):
                 if slot.status_task is not None and not slot.status_task.done():
                     state.status_skipped["busy"] += 1
                     continue
-                slot.status_task = asyncio.create_task(self._status(name, generation))
-                if state.last is not None:  # else the task returns at once, asking nothing
+                self._begin_status(name, slot, state)
+                running = slot.status_task
+                # state.last None: the task returns at once, asking nothing
+                if state.last is not None and running is not None and not running.done():
                     slot.status_since = now
             else:
                 if state.polls == 0 and not target.probe_only:
@@ -257,7 +262,7 @@ class Scheduler(PollRuns):
                 if slot.probe_task is not None and not slot.probe_task.done():
                     state.status_skipped["probe_busy"] += 1
                     continue
-                slot.probe_task = asyncio.create_task(self._probe(name, generation))
+                self._begin_probe(name, slot)
             started += 1
         return started
 

@@ -62,6 +62,17 @@ class Slots:
                 self._give()
             raise  # a cancelled waiter stays in the queue until _give() skips it
 
+    def take(self) -> bool:
+        """A slot now, without waiting (False if none is free): for callback polls."""
+        if self.free:
+            self.free -= 1
+            return True
+        return False
+
+    def release(self) -> None:
+        """Give back a slot ``take()`` got."""
+        self._give()
+
     def __aexit__(
         self,
         exc_type: type[BaseException] | None,

@@ -16,9 +16,10 @@ seen only as counter resets); without ifXTable the 32-bit ifInOctets/ifOutOctets
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from collector.callback_polls import probe_result, status_result
 from collector.counters import rate
 from collector.model import (
     InterfaceTable,
@@ -33,7 +34,6 @@ from collector.transport import (
     Missing,
     SnmpGarbage,
     SnmpNoSuchObject,
-    SnmpTimeout,
     SnmpTransport,
     SnmpTransportError,
     Value,
@@ -377,15 +377,41 @@ class SnmpCollector:
         Any answer counts (an error status, noSuchObject, an SNMPv3 report): it is reachable."""
         try:
             await self.probe_transport(target).get([self.profiles.system.sysUpTime])
-        except SnmpTimeout as exc:
-            return ProbeResult(False, exc.kind, str(exc))
         except SnmpTransportError as exc:
-            return ProbeResult(True, exc.kind, str(exc))
+            return probe_result(exc)
         return ProbeResult(True)
+
+    def start_probe(self, target: Target, done: Callable[[ProbeResult], None]) -> bool:
+        """``probe`` by callback (``collector.callback_polls``); False: use ``probe``."""
+        get_soon = getattr(self.probe_transport(target), "get_soon", None)
+        if get_soon is None:
+            return False
+        oids = [self.profiles.system.sysUpTime]
+        return bool(get_soon(oids, lambda outcome: done(probe_result(outcome))))
 
     async def poll_status(self, target: Target) -> StatusResult | None:
         """GET ifOperStatus of the device's uplink interfaces; None if there is nothing to ask
         (no uplinks, or their ifIndex is not known yet)."""
+        asked = self._status_oids(target)
+        if asked is None:
+            return None
+        answers = await self.transport(target).get(asked[1])
+        return StatusResult(ok=True, oper_status=_oper_status(asked[0], answers))
+
+    def start_status(self, target: Target, done: Callable[[StatusResult], None]) -> bool:
+        """``poll_status`` by callback; False: use ``poll_status`` (also when it has nothing
+        to ask)."""
+        asked = self._status_oids(target)
+        if asked is None:
+            return False
+        get_soon = getattr(self.transport(target), "get_soon", None)
+        if get_soon is None:
+            return False
+        indexes = asked[0]
+        return bool(get_soon(asked[1], lambda got: done(status_result(indexes, got, _oper_status))))
+
+    def _status_oids(self, target: Target) -> tuple[list[str], list[str]] | None:
+        """(the uplinks' ifIndexes, their ifOperStatus OIDs), None if there is nothing to ask."""
         cache = self._caches.get(target.name)
         if cache is None or not target.uplinks:
             return None
@@ -393,10 +419,13 @@ class SnmpCollector:
         if not indexes:
             return None
         column = self.profiles.interfaces.status_column
-        answers = await self.transport(target).get([f"{column}.{i}" for i in indexes])
-        status: dict[str, int] = {}
-        for index, (_, value) in zip(indexes, answers, strict=True):
-            if isinstance(value, Missing):
-                continue  # the interface went away; the next full poll refreshes the cache
-            status[index] = _int("ifOperStatus", value)
-        return StatusResult(ok=True, oper_status=status)
+        return indexes, [f"{column}.{i}" for i in indexes]
+
+
+def _oper_status(indexes: Sequence[str], answers: list[tuple[str, Value]]) -> dict[str, int]:
+    status: dict[str, int] = {}
+    for index, (_, value) in zip(indexes, answers, strict=True):
+        if isinstance(value, Missing):
+            continue  # the interface went away; the next full poll refreshes the cache
+        status[index] = _int("ifOperStatus", value)
+    return status

@@ -22,6 +22,7 @@ from collector.transport import (
     SnmpErrorStatus,
     SnmpGarbage,
     SnmpTimeout,
+    SnmpTransportError,
     SnmpWalkLoop,
     Value,
     oid_key,
@@ -770,5 +771,58 @@ def test_garbage_marks_only_its_own_devices_requests(lab: Callable[..., Any]) ->
                 quiet.transport.close()
             assert [type(r) for r in results] == [SnmpGarbage, SnmpGarbage, SnmpTimeout]
             assert ep.outstanding == 0 and ep._by_addr == {}  # the index is kept in step
+
+    run(main)
+
+
+async def _soon(fast: FastSnmpTransport, oids: list[str]) -> Any:
+    """``get_soon``'s outcome, awaited (a future the callback resolves)."""
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    assert fast.get_soon(oids, fut.set_result)
+    return await fut
+
+
+@pytest.mark.parametrize("mode", ["ok", "garbage", "silent", "generr", "late"])
+def test_get_soon_tells_what_get_returns_or_raises(lab: Callable[..., Any], mode: str) -> None:
+    """The callback GET (status polls and probes) is ``get`` without a task: same answers,
+    same errors, and the endpoint forgets the request either way."""
+
+    async def main() -> None:
+        timing = SnmpTiming(timeout=0.1, retries=3, max_repetitions=4)
+        async with lab(mode, timing=timing) as (agent, ep, fast):
+            oids = ALL_GET[:1] if mode == "late" else ALL_GET
+            try:
+                want: Any = await fast.get(oids)
+            except SnmpTransportError as exc:
+                want = exc
+            asked = len(agent.requests)
+            agent.requests.clear()  # "late" holds the first answer it is asked for
+            got = await _soon(fast, oids)
+            assert type(got) is type(want)
+            if isinstance(want, list):
+                assert got == want
+            else:
+                assert str(got) == str(want)
+            if mode != "late":  # its retransmissions depend on when the late answer lands
+                assert len(agent.requests) == asked  # the same requests, retransmissions
+            assert ep.outstanding == 0
+
+    run(main)
+
+
+def test_get_soon_is_v2c_only_and_closing_tells_the_callback(
+    lab: Callable[..., Any], v3_env: None
+) -> None:
+    async def main() -> None:
+        timing = SnmpTiming(timeout=5, retries=0, max_repetitions=4)
+        async with lab("silent", timing=timing) as (agent, ep, fast):
+            told: list[Any] = []
+            assert fast.get_soon(ALL_GET, told.append)
+            await asyncio.sleep(0.05)
+            assert ep.outstanding == 1 and not told
+            ep.close()
+            assert len(told) == 1 and isinstance(told[0], SnmpTransportError)
+            v3 = FastSnmpTransport(ep, "127.0.0.1", agent.port, V3, timing)
+            assert not v3.get_soon(ALL_GET, told.append)  # discovery takes turns: a task's job
 
     run(main)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import statistics
 from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 from support.collector_lab import target
@@ -69,6 +72,44 @@ class ScriptedCollector:
         self.forgotten.append(name)
 
 
+class CallbackCollector(ScriptedCollector):
+    """ScriptedCollector's answers by callback (``start_status`` / ``start_probe``), as the
+    fast transport gives them: the scheduler then holds an InFlight, not a task."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[tuple[str, str]] = []
+        self.refuse: bool | Exception = False  # start() says it cannot, or raises
+        self.twice = False  # a buggy collector that calls back twice
+
+    def start_status(self, t: Target, done: Callable[[StatusResult], None]) -> bool:
+        return self._start(t, "status", self.poll_status(t), done)
+
+    def start_probe(self, t: Target, done: Callable[[ProbeResult], None]) -> bool:
+        return self._start(t, "probe", self.probe(t), done)
+
+    def _start(
+        self, t: Target, kind: str, coro: Coroutine[Any, Any, Any], done: Callable[[Any], None]
+    ) -> bool:
+        if self.refuse:
+            coro.close()
+            if isinstance(self.refuse, Exception):
+                raise self.refuse
+            return False
+        self.started.append((t.name, kind))
+
+        def back(fut: asyncio.Future[Any]) -> None:
+            done(fut.result())
+            if self.twice:
+                done(fut.result())
+
+        asyncio.ensure_future(coro).add_done_callback(back)
+        return True
+
+
+BOTH = pytest.mark.parametrize("cls", [ScriptedCollector, CallbackCollector])
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -94,10 +135,12 @@ def test_deadline_is_bounded_by_interval_and_timing() -> None:
     assert poll_deadline(target(interval=1.0), requests_bound=10) == pytest.approx(0.9)
 
 
-async def polled_once(targets: dict[str, Target]) -> tuple[Clock, ScriptedCollector, Scheduler]:
+async def polled_once(
+    targets: dict[str, Target], cls: type[ScriptedCollector] = ScriptedCollector
+) -> tuple[Clock, ScriptedCollector, Scheduler]:
     """A scheduler without start-up spread whose devices were each polled once, successfully."""
     clock = Clock()
-    col = ScriptedCollector()
+    col = cls()
     sched = Scheduler(col, clock=clock, startup_window=0.0)
     sched.set_targets(targets)
     for name in targets:
@@ -288,10 +331,13 @@ def test_polls_keep_their_phase_inside_the_interval() -> None:
     asyncio.run(main())
 
 
-def test_status_poll_overlays_oper_status_and_failure_marks_down() -> None:
+@BOTH
+def test_status_poll_overlays_oper_status_and_failure_marks_down(
+    cls: type[ScriptedCollector],
+) -> None:
     async def main() -> None:
         t = target("a", interval=60.0, status_interval=5.0, uplinks=("Gi0/1",))
-        clock, col, sched = await polled_once({"a": t})
+        clock, col, sched = await polled_once({"a": t}, cls)
         col.status["a"] = StatusResult(ok=True, oper_status={"1": 2})
         clock.now += 5.0
         sched.dispatch(clock.now)
@@ -327,7 +373,10 @@ def test_a_changed_device_stays_up_until_a_poll_says_otherwise() -> None:
     asyncio.run(main())
 
 
-def test_probes_judge_reachability_and_dead_devices_are_suspended() -> None:
+@BOTH
+def test_probes_judge_reachability_and_dead_devices_are_suspended(
+    cls: type[ScriptedCollector],
+) -> None:
     async def main() -> None:
         seen: list[tuple[str, str, bool]] = []
 
@@ -336,7 +385,7 @@ def test_probes_judge_reachability_and_dead_devices_are_suspended() -> None:
                 seen.append((name, kind, result.answered))
 
         t = target("a", interval=60.0, status_interval=10.0, uplinks=("Gi0/1",), probe_interval=5.0)
-        clock, col, sched = await polled_once({"a": t})
+        clock, col, sched = await polled_once({"a": t}, cls)
         sched.observer = observer
         col.dead.add("a")
         sched.request_probe("a")
@@ -363,9 +412,10 @@ def test_probes_judge_reachability_and_dead_devices_are_suspended() -> None:
     asyncio.run(main())
 
 
-def test_a_timed_out_poll_asks_for_a_probe_at_once() -> None:
+@BOTH
+def test_a_timed_out_poll_asks_for_a_probe_at_once(cls: type[ScriptedCollector]) -> None:
     async def main() -> None:
-        col = ScriptedCollector()
+        col = cls()
         sched = Scheduler(col, requests_bound=1, startup_window=0.0)
         sched.set_targets({"slow": target("slow")})  # never released: its poll times out
         col.dead.add("slow")
@@ -377,10 +427,11 @@ def test_a_timed_out_poll_asks_for_a_probe_at_once() -> None:
     asyncio.run(main())
 
 
-def test_dead_devices_never_hold_the_slots_of_live_ones() -> None:
+@BOTH
+def test_dead_devices_never_hold_the_slots_of_live_ones(cls: type[ScriptedCollector]) -> None:
     async def main() -> None:
         clock = Clock()
-        col = ScriptedCollector()
+        col = cls()
         sched = Scheduler(
             col, clock=clock, startup_window=0.0, probe_concurrency=1, dead_probe_concurrency=1
         )
@@ -412,10 +463,11 @@ def test_dead_devices_never_hold_the_slots_of_live_ones() -> None:
     asyncio.run(main())
 
 
-def test_probe_only_devices_are_never_polled() -> None:
+@BOTH
+def test_probe_only_devices_are_never_polled(cls: type[ScriptedCollector]) -> None:
     async def main() -> None:
         clock = Clock()
-        col = ScriptedCollector()
+        col = cls()
         sched = Scheduler(col, clock=clock, startup_window=0.0)
         sched.set_targets({"up": target("up", probe_only=True, probe_interval=5.0)})
         for _ in range(30):
@@ -460,10 +512,11 @@ def test_the_start_up_poll_is_not_followed_by_a_false_skip() -> None:
     asyncio.run(main())
 
 
-def test_a_status_poll_on_request() -> None:
+@BOTH
+def test_a_status_poll_on_request(cls: type[ScriptedCollector]) -> None:
     async def main() -> None:
         t = target("a", interval=60.0, status_interval=10.0, uplinks=("Gi0/1",))
-        _, col, sched = await polled_once({"a": t, "b": target("b")})
+        _, col, sched = await polled_once({"a": t, "b": target("b")}, cls)
         col.status["a"] = StatusResult(ok=True, oper_status={"1": 2})
         assert sched.request_status("a")
         await settle()
@@ -496,12 +549,15 @@ def test_no_scheduled_probe_before_the_first_full_poll() -> None:
 
 
 @pytest.mark.parametrize("name", ["a", "b", "c", "d1", "e22", "f333"])  # other phases
-def test_a_device_answering_its_status_polls_needs_half_the_probes(name: str) -> None:
+@BOTH
+def test_a_device_answering_its_status_polls_needs_half_the_probes(
+    name: str, cls: type[ScriptedCollector]
+) -> None:
     async def main() -> None:
         t = target(
             name, interval=600.0, status_interval=10.0, uplinks=("Gi0/1",), probe_interval=5.0
         )
-        clock, col, sched = await polled_once({name: t})
+        clock, col, sched = await polled_once({name: t}, cls)
         col.status[name] = StatusResult(ok=True, oper_status={"Gi0/1": 1})
         asked: list[float] = []  # when each request that the device answered was sent
 
@@ -528,5 +584,83 @@ def test_a_device_answering_its_status_polls_needs_half_the_probes(name: str) ->
             sched.dispatch(clock.now)
             await settle()
         assert state.probes - probes >= 9
+
+    asyncio.run(main())
+
+
+def test_callback_polls_keep_the_slot_bound_and_fall_back_to_tasks() -> None:
+    async def main() -> None:
+        col = CallbackCollector()
+        sched = Scheduler(col, clock=Clock(), startup_window=0.0, probe_concurrency=2)
+        names = [f"d{i}" for i in range(5)]
+        sched.set_targets({n: target(n, uplinks=("Gi0/1",)) for n in names})
+        for n in names:
+            col.gate(n).set()
+        await sched.poll_all_once()
+        seen: list[str] = []
+        sched.observer = lambda name, kind, state, result, began: seen.append(f"{name} {kind}")
+        slots = sched._probe_sem
+        assert slots.size == 2
+        for n in names:
+            col.probe_gates[n] = asyncio.Event()
+            sched.request_probe(n)
+        await settle()
+        # two by callback; the other three wait for a slot in tasks, asking nothing yet
+        assert col.started == [("d0", "probe"), ("d1", "probe")] and col.probed == ["d0", "d1"]
+        assert sched.probe_in_flight == 2 and slots.free == 0
+        for n in names:
+            col.probe_gates[n].set()
+        await settle()
+        assert sorted(seen) == [f"{n} probe" for n in names]
+        assert sched.probe_in_flight == 0 and slots.free == 2
+        assert all(sched.states[n].probes == 1 for n in names)
+
+        for refuse in (True, RuntimeError("a secret that does not resolve")):
+            col.refuse, seen[:] = refuse, []
+            assert sched.request_probe("d0") and sched.request_status("d1")
+            await settle()
+            assert seen == ["d0 probe"]  # by task (the scripted status poll answers None)
+            assert col.started[2:] == [] and slots.free == 2
+        col.refuse = False
+
+        col.twice, seen[:] = True, []  # a buggy collector: recorded once, one slot given back
+        col.status["d1"] = StatusResult(ok=True, oper_status={"Gi0/1": 1})
+        sched.request_probe("d0")
+        sched.request_status("d1")
+        await settle()
+        assert sorted(seen) == ["d0 probe", "d1 status"] and col.started[-1] == ("d1", "status")
+        assert (slots.free, sched._status_sem.free) == (2, sched._status_sem.size)
+        assert sched.states["d1"].status_polls == 1 and sched.status_in_flight == 0
+        col.twice = False
+
+        # a device removed while its callback probe runs: the answer records nothing
+        col.probe_gates["d2"].clear()
+        seen[:] = []
+        sched.request_probe("d2")
+        await settle()
+        assert sched.probe_in_flight == 1
+        sched.set_targets({n: target(n, uplinks=("Gi0/1",)) for n in names if n != "d2"})
+        col.probe_gates["d2"].set()
+        await settle()
+        assert seen == [] and slots.free == 2 and sched.probe_in_flight == 0
+
+    asyncio.run(main())
+
+
+def test_a_callback_from_inside_start_leaves_nothing_in_flight() -> None:
+    class AtOnce(ScriptedCollector):
+        def start_status(self, t: Target, done: Callable[[StatusResult], None]) -> bool:
+            done(StatusResult(ok=True, oper_status={"Gi0/1": 2}))
+            return True
+
+    async def main() -> None:
+        t = target("a", interval=60.0, status_interval=5.0, uplinks=("Gi0/1",))
+        clock, _, sched = await polled_once({"a": t}, AtOnce)
+        clock.now += 5.0
+        sched.dispatch(clock.now)
+        state, slot = sched.states["a"], sched._slots["a"]
+        assert state.status_overlay == {"Gi0/1": 2} and state.status_polls == 1
+        assert sched.status_in_flight == 0 and slot.status_task is not None
+        assert slot.status_task.done() and slot.status_since == -math.inf
 
     asyncio.run(main())
