@@ -268,11 +268,20 @@ def main(argv: list[str] | None = None) -> int:
             f"({'met' if big_row.cores <= 0.5 else 'MISSED'}); <= 1 GB RSS: "
             f"{big_row.rss_mib:.0f} MiB ({'met' if big_row.rss_mib <= 1024 else 'MISSED'})"
         )
-        if big_row.busy_per_s >= 1 or big_row.overruns_per_s >= 0.1:
+        # Saturated runs (README, runs F-K) left 359-650 a second unsent, ~4-7 % of the 10x
+        # devices; a handful a second is a device whose previous request was still retrying.
+        saturated = big_row.busy_per_s >= 0.01 * big_row.devices or big_row.overruns_per_s >= 0.1
+        if saturated:
             print(
                 f"  ... but {big_row.label} did not keep up: {big_row.busy_per_s:.0f} status "
                 f"polls/probes a second and {big_row.overruns_per_s:.1f} full polls a second "
                 "not sent (the CPU figure is of a saturated collector)"
+            )
+        elif big_row.busy_per_s >= 1:
+            print(
+                f"  ({big_row.busy_per_s:.0f} status polls/probes a second not sent because "
+                "the previous one of the same device still waited: fewer than 1 % of the "
+                "devices a second, not saturation)"
             )
     return 0
 
