@@ -107,6 +107,8 @@ class _DeviceLabels:
     labels_obj: object
     base: LabelSet
     per_if: IfLabels
+    info: LabelSet | None = None  # netmon_device_info's labels, for sys_name ``info_of``
+    info_of: str = ""
 
 
 class FamilyBuilder:
@@ -290,8 +292,11 @@ class FamilyBuilder:
             "The device's inventory facts (site names in Thai and English, coordinates).",
         )
         for s, dl in labelled:
-            sys_name = s.last.system.get("sysName", "") if s.last is not None else ""
-            info.samples.append((dl.base.plus((*s.target.info, ("sys_name", str(sys_name)))), 1))
+            sys_name = str(s.last.system.get("sysName", "")) if s.last is not None else ""
+            if dl.info is None or dl.info_of != sys_name:  # ~40 % of families() unmemoised
+                dl.info = dl.base.plus((*s.target.info, ("sys_name", sys_name)))
+                dl.info_of = sys_name
+            info.samples.append((dl.info, 1))
         yield info
         yield from self._own(states, stats, reload)
 

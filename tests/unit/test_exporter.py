@@ -20,7 +20,7 @@ from collector.scheduler import Scheduler
 from collector.snmp_collector import SnmpCollector
 from collector.transport import FakeTransport, SnmpTimeout, Value
 from exporters.exposition import FamiliesCollector, render_text
-from exporters.families import FamilyBuilder, ReloadStatus
+from exporters.families import FamilyBuilder, LabelSet, ReloadStatus
 from exporters.http import HEALTH, SELF, route
 from exporters.scrape_config import scrape_config
 
@@ -327,3 +327,18 @@ def test_families_with_thai_labels_are_rendered_whole_and_apart() -> None:
     assert "netmon_device_info" in wide and "ifHCInOctets" in wide
     names = [n for n, _ in runs]
     assert names[-len(wide) :] == [n for n in names if n in wide]  # joined apart, at the end
+
+
+def test_device_info_labels_are_memoised_until_sys_name_changes() -> None:
+    sched, fb = snapshot({"d1": device_data({1: "Gi0/1"})})
+    states = list(sched.states.values())
+
+    def info() -> LabelSet:
+        return next(f for f in fb.families(states) if f.name == "netmon_device_info").samples[0][0]
+
+    first = info()
+    assert info() is first and dict(first.pairs)["sys_name"] == "router"
+    last = states[0].last
+    assert last is not None
+    last.system["sysName"] = "core-2"  # the device was renamed: the next poll says so
+    assert dict(info().pairs)["sys_name"] == "core-2"
