@@ -56,10 +56,6 @@ def render_text(families: Iterable[Family]) -> bytes:
             ]
         )
         for per_if, rows, ts in fam.blocks:
-            text = per_if.block(name, rows, ts)  # the whole block in C string operations
-            if text is not None:
-                lines.append(text)
-                continue
             try:  # interface values are ints: no per-sample type test
                 lines.extend([f"{name}{per_if[i].text} {v}{ts}\n" for i, v in rows.items()])
             except KeyError:  # an ifIndex the label cache does not know yet
