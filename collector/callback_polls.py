@@ -16,14 +16,11 @@ Only where the request is one datagram each way (SNMPv2c through the fast transp
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 
 from collector.model import ProbeResult, StatusResult
+from collector.poll_limits import status_failure
 from collector.transport import SnmpTimeout, SnmpTransportError, Value
-from netmon.errors import NetmonError
-
-log = logging.getLogger(__name__)
 
 Outcome = list[tuple[str, Value]] | SnmpTransportError
 
@@ -62,11 +59,8 @@ def status_result(
 ) -> StatusResult:
     """``guard_status(poll_status(...))``'s result for the same outcome."""
     if isinstance(outcome, SnmpTransportError):
-        return StatusResult(ok=False, error_kind=outcome.kind, error=str(outcome))
+        return status_failure(outcome)
     try:
         return StatusResult(ok=True, oper_status=read(indexes, outcome))
-    except NetmonError as exc:
-        return StatusResult(ok=False, error_kind=getattr(exc, "kind", "other"), error=str(exc))
     except Exception as exc:
-        log.exception("status poll crashed")
-        return StatusResult(ok=False, error_kind="internal", error=repr(exc))
+        return status_failure(exc)

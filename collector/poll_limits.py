@@ -103,12 +103,17 @@ async def guard_status(
             return await coro
     except TimeoutError:
         return StatusResult(ok=False, error_kind="timeout", error="no answer")
-    except NetmonError as exc:
+    except Exception as exc:
+        return status_failure(exc)
+
+
+def status_failure(exc: Exception) -> StatusResult:
+    """The failed status poll an exception stands for (task and callback paths alike)."""
+    if isinstance(exc, NetmonError):
         kind = getattr(exc, "kind", "config" if isinstance(exc, ConfigError) else "other")
         return StatusResult(ok=False, error_kind=kind, error=str(exc))
-    except Exception as exc:
-        log.exception("status poll crashed")
-        return StatusResult(ok=False, error_kind="internal", error=repr(exc))
+    log.exception("status poll crashed", exc_info=exc)
+    return StatusResult(ok=False, error_kind="internal", error=repr(exc))
 
 
 async def guard_probe(coro: Awaitable[ProbeResult], deadline: float) -> ProbeResult | None:

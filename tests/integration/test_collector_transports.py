@@ -8,8 +8,9 @@ import os
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -17,7 +18,9 @@ from support.collector_lab import LAB_CREDENTIALS, LAB_ENV, snmpd_argv, target
 from support.procs import free_udp_port, running
 
 from collector.fast_transport import fast_factory
-from collector.model import Target
+from collector.model import ProbeResult, Target
+from collector.profiles import load_profiles
+from collector.snmp_collector import SnmpCollector
 from collector.snmp_transport import PysnmpEngine
 from collector.transport import Missing, SnmpGarbage, SnmpTimeout, SnmpTransport
 from collector.udp_endpoint import SnmpEndpoint
@@ -90,6 +93,39 @@ def test_fast_codec_and_pysnmp_read_the_same(snmpd_port: int, profile: str) -> N
             assert got[2][1] is Missing.no_such_object
         finally:
             engine.close()
+            endpoint.close()
+
+    asyncio.run(main())
+
+
+def test_callback_status_polls_and_probes_read_what_the_coroutines_read(snmpd_port: int) -> None:
+    """The scheduler's callback path (collector.callback_polls) against real snmpd: the same
+    ifOperStatus and verdict as poll_status() and probe(); a silent port is a timeout; SNMPv3
+    says it cannot (its discovery takes turns: the task path)."""
+
+    async def told(start: Callable[[Target, Callable[[Any], None]], bool], t: Target) -> Any:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        assert start(t, fut.set_result)
+        return await asyncio.wait_for(fut, 10)
+
+    async def main() -> None:
+        endpoint = SnmpEndpoint()
+        try:
+            col = SnmpCollector(load_profiles(), fast_factory(endpoint))
+            t = replace(lab_target(snmpd_port), uplinks=("lo",))
+            assert not col.start_status(t, print)  # nothing to ask before a full poll
+            assert (await col.collect(t)).ok
+            want = await col.poll_status(t)
+            assert want is not None and want.ok and list(want.oper_status.values()) == [1]
+            assert await told(col.start_status, t) == want
+            assert await told(col.start_probe, t) == await col.probe(t) == ProbeResult(True)
+            dead = replace(t, name="dead", port=free_udp_port())
+            verdict = await told(col.start_probe, dead)
+            assert not verdict.answered and verdict.error_kind == "timeout"
+            v3 = replace(lab_target(snmpd_port, "lab-v3"), uplinks=("lo",))
+            assert (await col.collect(v3)).ok
+            assert not col.start_status(v3, print) and not col.start_probe(v3, print)
+        finally:
             endpoint.close()
 
     asyncio.run(main())
