@@ -171,6 +171,8 @@ def read_varbinds(
                             value: int | bytes | OID | None = int.from_bytes(buf[s:be], "big")
                         elif vtag == ber.INTEGER and 0 < vlen <= 9:
                             value = int.from_bytes(buf[s:be], "big", signed=True)
+                        elif vtag == ber.OBJECT_IDENTIFIER:  # sysObjectID: every full poll
+                            value = _cached_oid(buf, s, be)
                         else:
                             value = decode_value(buf, vtag, s, be)
                         out.append((oid, vtag, value))
@@ -197,8 +199,73 @@ def decode_pdu(buf: bytes, pos: int = 0, end: int | None = None) -> Response:
     return Response(-1, b"", h.tag, h.request_id, h.error_status, h.error_index, tuple(out))
 
 
+def _tlv(buf: bytes, p: int, end: int) -> tuple[int, int]:
+    """The content of the TLV at ``p`` if its length has 0-2 length bytes and fits in ``end``,
+    else (0, -1): the general reader decides."""
+    n = buf[p + 1]
+    if n < 0x80:
+        s = p + 2
+    elif n == 0x81:
+        s, n = p + 3, buf[p + 2]
+    elif n == 0x82:
+        s, n = p + 4, (buf[p + 2] << 8) | buf[p + 3]
+    else:
+        return 0, -1
+    return (s, s + n) if s + n <= end else (0, -1)
+
+
+def _fast_answer(buf: bytes) -> tuple[int, bytes, RawPdu] | None:
+    """``answer_pdu`` for the well-formed answer (nearly all): header fields read inline, no
+    call per TLV. None for anything else, which the general reader decodes or explains."""
+    try:
+        if buf[0] != 0x30:
+            return None
+        ms, me = _tlv(buf, 0, len(buf))
+        # version: INTEGER 0 (v1) or 1 (v2c) in one byte; then a community of a short length
+        if (
+            me < ms + 5
+            or buf[ms] != 0x02
+            or buf[ms + 1] != 0x01
+            or buf[ms + 2] > 1
+            or buf[ms + 3] != 0x04
+            or buf[ms + 4] >= 0x80
+        ):
+            return None
+        cs = ms + 5
+        ce = cs + buf[ms + 4]
+        if ce >= me:
+            return None
+        tag = buf[ce]
+        if tag & 0xE0 != 0xA0 or tag & 0x1F == 0x1F:
+            return None
+        ps, pe = _tlv(buf, ce, me)
+        if pe < 0:
+            return None
+        fields = []
+        p = ps
+        for _ in range(3):  # request-id, error-status, error-index: INTEGERs of 1-9 bytes
+            n = buf[p + 1]
+            if buf[p] != 0x02 or not 0 < n <= 9 or p + 2 + n > pe:
+                return None
+            fields.append(int.from_bytes(buf[p + 2 : p + 2 + n], "big", signed=True))
+            p += 2 + n
+        if buf[p] != 0x30:
+            return None
+        vs, ve = _tlv(buf, p, pe)
+        if ve < 0:
+            return None
+    except IndexError:
+        return None
+    return buf[ms + 2], buf[cs:ce], RawPdu(buf, tag, fields[0], fields[1], fields[2], vs, ve)
+
+
 def answer_pdu(buf: bytes) -> tuple[int, bytes, RawPdu]:
     """A v1/v2c message: (version, community, its PDU's header)."""
+    fast = _fast_answer(buf)
+    return fast if fast is not None else _general_answer(buf)
+
+
+def _general_answer(buf: bytes) -> tuple[int, bytes, RawPdu]:
     try:
         ms, me = ber.expect(buf, 0, len(buf), ber.SEQUENCE)
         vs, ve = ber.expect(buf, ms, me, ber.INTEGER)
@@ -300,8 +367,9 @@ def bulk_rows(
                         f"{'.'.join(map(str, lasts[k]))}"
                     )
                 if entry[1] is not prefix:
-                    done[k] = True
-                    _check(buf, os_, oe, vtag, s, be)
+                    done[k] = True  # its OID is decoded (``_row``): only the value to check
+                    if not (vtag in _INT_TAGS and 0 < be - s <= 9):
+                        _check_value(buf, vtag, s, be)
                     continue
                 lasts[k] = key
                 limit = limits.get(vtag)
@@ -331,6 +399,11 @@ def _check(buf: bytes, os_: int, oe: int, vtag: int, s: int, be: int) -> None:
     if buf[os_:oe] not in _OID_CACHE:
         _cached_oid(buf, os_, oe)
     if not (vtag in _INT_TAGS and 0 < be - s <= 9):
+        _check_value(buf, vtag, s, be)
+
+
+def _check_value(buf: bytes, vtag: int, s: int, be: int) -> None:
+    if vtag != ber.OCTET_STRING:  # any bytes are a valid OCTET STRING (ifName, ifAlias...)
         decode_value(buf, vtag, s, be)
 
 

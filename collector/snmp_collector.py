@@ -15,6 +15,7 @@ seen only as counter resets); without ifXTable the 32-bit ifInOctets/ifOutOctets
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -87,6 +88,8 @@ def _uptime_wrapped(previous: int, previous_at: float, uptime: int, now: float) 
     return abs(uptime + TICKS_WRAP - expected) <= tolerance
 
 
+# Every poll sorts each device's ifIndexes: the same few thousand texts each cycle.
+@functools.lru_cache(maxsize=65536)
 def _index_order(index: str) -> tuple[int, ...]:
     return tuple(int(p) for p in index.split(".")) if index else ()
 

@@ -622,6 +622,56 @@ def test_decode_answer_equals_message_decode_response_also_on_broken_input() -> 
     assert decoded >= len(good)
 
 
+def test_fast_answer_header_agrees_with_the_general_reader() -> None:
+    """The inline header reader takes the well-formed answers and, for any header it accepts,
+    gives what the TLV-by-TLV reader gives; the rest it leaves to that reader."""
+    import random
+
+    from collector.answer_decode import _fast_answer, _general_answer
+
+    from netmon.snmp import message
+
+    agent = FakeAgent(_mib())
+    good = []
+    for reps in (1, 5):
+        req = encode_getbulk(COMMUNITY.encode(), 2**31 - 7, [oid_key(c) for c in COLUMNS], reps)
+        answer = agent.answer(req)
+        assert answer is not None
+        good.append(answer)
+    for n, version, status in ((1, message.V2C, 0), (7, 0, 2)):  # short and 0x81 lengths
+        varbinds = b"".join(
+            message.varbind(ber.encode_oid((1, 3, 6, 1, 2, 1, 2, 2, 1, 10, i)), ber.encode_int(i))
+            for i in range(n)
+        )
+        good.append(
+            message.encode_message(version, b"public", ber.RESPONSE, 300 + n, status, n, varbinds)
+        )
+    assert sorted({min(len(g) // 128, 2) for g in good}) == [0, 1, 2]
+    for msg in good:
+        assert _fast_answer(msg) == _general_answer(msg)
+    interesting = (0, 1, 2, 3, 4, 5, 6, 9, 10, 0x1F, 0x30, 0x7F, 0x80, 0x81, 0x82, 0x83, 0xA2, 0xFF)
+    cases = []
+    for msg in good:
+        for i in range(min(40, len(msg))):  # every header byte, to values that matter
+            for v in {*interesting, (msg[i] + 1) % 256, (msg[i] - 1) % 256}:
+                cases.append(msg[:i] + bytes((v,)) + msg[i + 1 :])
+        cases.extend(msg[:n] for n in range(len(msg)))  # cut anywhere
+    rng = random.Random(11)
+    for _ in range(5_000):  # two or three header bytes at once
+        broken = bytearray(rng.choice(good))
+        for _ in range(rng.randrange(2, 4)):
+            broken[rng.randrange(min(30, len(broken)))] = rng.choice(interesting)
+        cases.append(bytes(broken))
+    taken = 0
+    for msg in cases:
+        fast = _fast_answer(msg)
+        if fast is None:
+            continue
+        taken += 1
+        assert fast == _general_answer(msg), msg.hex()
+    assert taken > 1_000
+
+
 def _reference_step(
     msg: bytes, prefixes: list[OID], lasts: list[OID]
 ) -> tuple[list[dict[str, Value]], list[OID], list[bool]]:
