@@ -312,8 +312,12 @@ class FastSnmpTransport:
         wanted = [oid_tuple(o) for o in oids]
         asked = [w[:-1] for w in wanted]  # GETNEXT of the object gives its .0 instance
         scalars: list[tuple[str, Value]] = []
-        # Rows this walk had last time: one more repetition than that ends every column in
-        # the first answer without decoding max_repetitions rows of the columns after them.
+        # Rows this walk had last time: ask for one more repetition than the rows still to
+        # come, and every column ends in that answer without max_repetitions rows of the
+        # columns after them to decode and drop. The agent cuts an answer to its size limit
+        # (~70 varbinds), so a walk takes two or more answers: the hint holds for each of
+        # them (it covered only the first: a third of the varbinds received were past their
+        # column's end, measured on the backbone).
         hint_key = tuple(columns)
         hint = self._rows_hint.get(hint_key)
         while active:
@@ -321,8 +325,11 @@ class FastSnmpTransport:
             nonrep = len(asked)
             reps = max(1, min(self._max_repetitions, (MAX_BULK_VARBINDS - nonrep) // width))
             if hint is not None:
-                reps = min(reps, hint + 1)
-                hint = None  # the table grew: go on at full size
+                read = min(len(out[c]) for c in active)  # the column furthest behind
+                if read <= hint:
+                    reps = min(reps, hint - read + 1)
+                else:
+                    hint = None  # the table grew: go on at full size
             request = [*asked, *(last[c] for c in active)]
             resp = await self._request(ber.GETBULK, nonrep, reps, request)
             if resp.error_status == TOO_BIG and reps > 1:

@@ -628,7 +628,6 @@ def test_fast_answer_header_agrees_with_the_general_reader() -> None:
     import random
 
     from collector.answer_decode import _fast_answer, _general_answer
-
     from netmon.snmp import message
 
     agent = FakeAgent(_mib())
@@ -742,6 +741,29 @@ def test_a_repeated_walk_asks_for_the_rows_it_had_plus_one(lab: Callable[..., An
             assert [r for _, _, r in agent.requests][2:] == [4, 25]
             await fast.walk(COLUMNS)
             assert agent.requests[-1][2] == 14
+
+    run(main)
+
+
+def test_the_row_hint_holds_for_every_answer_of_a_walk_the_agent_cuts(
+    lab: Callable[..., Any],
+) -> None:
+    """An agent cuts its answers to a size (here 2 repetitions of the 8 columns + 1): the
+    second request asks for the rows still to come + 1, not max_repetitions rows, so what
+    comes back past the columns' ends is one varbind per column, and the walk still takes
+    two requests."""
+
+    async def main() -> None:
+        timing = SnmpTiming(timeout=0.5, retries=0, max_repetitions=25)
+        width = len(COLUMNS)
+        async with lab(timing=timing, max_response_varbinds=2 * width + 1) as (agent, _, fast):
+            first = await fast.walk(COLUMNS)
+            n = len(agent.requests)
+            again = await fast.walk(COLUMNS)
+            assert again == first and len(first[COLUMNS[0]]) == 3
+            # 3 rows: 4 asked, 2 (and one more of the first column) in the cut answer; then
+            # the column furthest behind has 1 row to come: 2 repetitions end every column.
+            assert [r for _, _, r in agent.requests[n:]] == [4, 2]
 
     run(main)
 
