@@ -17,7 +17,7 @@ from typing import NamedTuple
 from collector.transport import Missing, SnmpGarbage, SnmpWalkLoop, Value, oid_key
 from netmon.snmp import ber
 from netmon.snmp.ber import OID
-from netmon.snmp.message import V2C, MessageError, Response, decode_value, null_varbinds
+from netmon.snmp.message import V2C, MessageError, Response, decode_value, encode_pdu, null_varbinds
 
 _INT32 = (-(2**31), 2**31 - 1)
 _UNSIGNED32 = frozenset((ber.COUNTER32, ber.GAUGE32, ber.TIMETICKS))
@@ -108,6 +108,48 @@ def request_varbinds(oids: Sequence[OID]) -> bytes:
             _VARBIND_CACHE[oid] = vb
         out.append(vb)
     return b"".join(out)
+
+
+# A request's PDU after its request-id (error-status/non-repeaters, error-index/max-repetitions,
+# the varbinds) by (tag, a, b, OIDs): every cycle asks each device the same questions, and
+# encoding them TLV by TLV was ~4 % of the bench's cycle (profiled).
+_REQUEST_TAILS: dict[tuple[int, int, int, tuple[OID, ...]], bytes] = {}
+REQUEST_CACHE_MAX = 20_000
+
+
+def request_message(
+    prefix: bytes, tag: int, rid: int, a: int, b: int, oids: Sequence[OID]
+) -> bytes:
+    """``wrap_message(prefix, encode_pdu(tag, encode_int(rid), a, b, request_varbinds(oids)))``
+    (a v1/v2c request; ``prefix`` is ``message_prefix(version, community)``), byte for byte."""
+    key = (tag, a, b, tuple(oids))
+    tail = _REQUEST_TAILS.get(key)
+    if tail is None:
+        pdu = encode_pdu(tag, b"", a, b, request_varbinds(oids))  # no request-id: its body
+        tail = pdu[2 if pdu[1] < 0x80 else 2 + (pdu[1] & 0x7F) :]
+        if len(_REQUEST_TAILS) >= REQUEST_CACHE_MAX:
+            _REQUEST_TAILS.clear()
+        _REQUEST_TAILS[key] = tail
+    if rid <= 0:  # never from the endpoint's ids (1..2**31-1); the general encoder then
+        rid_tlv = ber.encode_int(rid)
+    else:
+        n = rid.bit_length() // 8 + 1  # minimal two's complement of a positive id
+        rid_tlv = b"\x02" + bytes((n,)) + rid.to_bytes(n, "big")
+    body = len(rid_tlv) + len(tail)
+    pdu_header = _length_header(tag, body)
+    return b"".join(
+        (
+            _length_header(ber.SEQUENCE, len(prefix) + len(pdu_header) + body),
+            prefix,
+            pdu_header,
+            rid_tlv,
+            tail,
+        )
+    )
+
+
+def _length_header(tag: int, n: int) -> bytes:
+    return bytes((tag, n)) if n < 0x80 else bytes((tag,)) + ber.encode_length(n)
 
 
 # --- PDUs ------------------------------------------------------------------------------------

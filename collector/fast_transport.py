@@ -28,6 +28,7 @@ from collector.answer_decode import (
     oid_tuple,
     pdu_header,
     read_varbinds,
+    request_message,
     request_varbinds,
     to_value,
 )
@@ -47,7 +48,7 @@ from netmon.inventory.model import Device, Inventory, SnmpTiming, SnmpV2c, SnmpV
 from netmon.inventory.secrets import resolve_secret
 from netmon.snmp import ber
 from netmon.snmp.ber import OID
-from netmon.snmp.message import TOO_BIG, V2C, MessageError, encode_pdu, message_prefix, wrap_message
+from netmon.snmp.message import TOO_BIG, V2C, MessageError, encode_pdu, message_prefix
 from netmon.snmp.usm import UsmDrop, UsmUser
 from netmon.snmp.usm_manager import UsmManager, V3Report
 
@@ -144,18 +145,17 @@ class FastSnmpTransport:
 
     async def _request(self, tag: int, a: int, b: int, oids: Sequence[OID]) -> RawPdu:
         """Send one PDU, return its answer's header (error-status not yet checked)."""
-        varbinds = request_varbinds(oids)
         if self._usm is None:
             ep = self._endpoint
             rid = ep.next_id()
-            msg = wrap_message(self._prefix, encode_pdu(tag, ber.encode_int(rid), a, b, varbinds))
+            msg = request_message(self._prefix, tag, rid, a, b, oids)
             data = await ep.exchange(self._addr, rid, msg, self._timeout, self._retries)
             try:
                 resp = answer_pdu(data)[2]
             except MessageError as exc:
                 raise SnmpGarbage(f"{self._name}: undecodable answer: {exc}") from exc
             return self._checked(resp, rid)
-        return await self._request_v3(tag, a, b, varbinds)
+        return await self._request_v3(tag, a, b, request_varbinds(oids))
 
     def _checked(self, resp: RawPdu, rid: int) -> RawPdu:
         if resp.tag != ber.RESPONSE:
@@ -239,12 +239,10 @@ class FastSnmpTransport:
             return False
         ep = self._endpoint
         rid = ep.next_id()
-        varbinds = request_varbinds([oid_tuple(o) for o in oids])
-        pdu = encode_pdu(ber.GET, ber.encode_int(rid), 0, 0, varbinds)
         ep.send(
             self._addr,
             rid,
-            wrap_message(self._prefix, pdu),
+            request_message(self._prefix, ber.GET, rid, 0, 0, [oid_tuple(o) for o in oids]),
             self._timeout,
             self._retries,
             functools.partial(self._got, rid, oids, done),

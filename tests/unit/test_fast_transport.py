@@ -622,6 +622,30 @@ def test_decode_answer_equals_message_decode_response_also_on_broken_input() -> 
     assert decoded >= len(good)
 
 
+def test_request_message_is_the_plain_encoding_byte_for_byte() -> None:
+    """The cached request tails give what encoding the message TLV by TLV gives, for ids of
+    every length, short and long PDUs, GET and GETBULK, and the same key asked twice."""
+    import random
+
+    from collector.answer_decode import request_message, request_varbinds
+    from netmon.snmp.message import encode_pdu, message_prefix, wrap_message
+
+    rng = random.Random(3)
+    columns = [oid_key(c) for c in COLUMNS]
+    for _ in range(2_000):
+        prefix = message_prefix(rng.choice((0, 1)), rng.choice((b"public", b"x" * 90)))
+        tag = rng.choice((ber.GET, ber.GETNEXT, ber.GETBULK))
+        rid = rng.choice((1, 127, 128, 255, 256, 2**15, 2**23 - 1, 2**24, 2**31 - 1))
+        rid = rng.choice((rid, rng.randrange(1, 2**31)))
+        a, b = rng.choice((0, 1, 6, 200)), rng.choice((0, 1, 25, 300))
+        oids = rng.sample(columns, rng.randrange(1, len(columns) + 1)) * rng.choice((1, 3))
+        want = wrap_message(
+            prefix, encode_pdu(tag, ber.encode_int(rid), a, b, request_varbinds(oids))
+        )
+        assert request_message(prefix, tag, rid, a, b, oids) == want
+        assert request_message(prefix, tag, rid, a, b, oids) == want  # from the cache
+
+
 def test_fast_answer_header_agrees_with_the_general_reader() -> None:
     """The inline header reader takes the well-formed answers and, for any header it accepts,
     gives what the TLV-by-TLV reader gives; the rest it leaves to that reader."""
