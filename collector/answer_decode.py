@@ -241,28 +241,13 @@ def decode_pdu(buf: bytes, pos: int = 0, end: int | None = None) -> Response:
     return Response(-1, b"", h.tag, h.request_id, h.error_status, h.error_index, tuple(out))
 
 
-def _tlv(buf: bytes, p: int, end: int) -> tuple[int, int]:
-    """The content of the TLV at ``p`` if its length has 0-2 length bytes and fits in ``end``,
-    else (0, -1): the general reader decides."""
-    n = buf[p + 1]
-    if n < 0x80:
-        s = p + 2
-    elif n == 0x81:
-        s, n = p + 3, buf[p + 2]
-    elif n == 0x82:
-        s, n = p + 4, (buf[p + 2] << 8) | buf[p + 3]
-    else:
-        return 0, -1
-    return (s, s + n) if s + n <= end else (0, -1)
-
-
 def _fast_answer(buf: bytes) -> tuple[int, bytes, RawPdu] | None:
     """``answer_pdu`` for the well-formed answer (nearly all): header fields read inline, no
     call per TLV. None for anything else, which the general reader decodes or explains."""
     try:
         if buf[0] != 0x30:
             return None
-        ms, me = _tlv(buf, 0, len(buf))
+        ms, me = ber.quick_tlv(buf, 0, len(buf))
         # version: INTEGER 0 (v1) or 1 (v2c) in one byte; then a community of a short length
         if (
             me < ms + 5
@@ -280,7 +265,7 @@ def _fast_answer(buf: bytes) -> tuple[int, bytes, RawPdu] | None:
         tag = buf[ce]
         if tag & 0xE0 != 0xA0 or tag & 0x1F == 0x1F:
             return None
-        ps, pe = _tlv(buf, ce, me)
+        ps, pe = ber.quick_tlv(buf, ce, me)
         if pe < 0:
             return None
         fields = []
@@ -293,7 +278,7 @@ def _fast_answer(buf: bytes) -> tuple[int, bytes, RawPdu] | None:
             p += 2 + n
         if buf[p] != 0x30:
             return None
-        vs, ve = _tlv(buf, p, pe)
+        vs, ve = ber.quick_tlv(buf, p, pe)
         if ve < 0:
             return None
     except IndexError:

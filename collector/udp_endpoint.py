@@ -53,6 +53,11 @@ def peek_id(data: bytes) -> int:
     """The id an answer is matched on: msgID for SNMPv3, the PDU's request-id for v1/v2c.
 
     Raises ``ber.BerError`` when the datagram does not even have that much structure."""
+    rid = _peek_v2c_id(data)
+    return rid if rid is not None else _peek_any_id(data)
+
+
+def _peek_any_id(data: bytes) -> int:
     end = len(data)
     ms, me = ber.expect(data, 0, end, ber.SEQUENCE)
     vs, ve = ber.expect(data, ms, me, ber.INTEGER)
@@ -65,6 +70,35 @@ def peek_id(data: bytes) -> int:
     _, ps, pe = ber.read_tlv(data, ce, me)
     s, e = ber.expect(data, ps, pe, ber.INTEGER)
     return ber.decode_int(data, s, e)
+
+
+def _peek_v2c_id(data: bytes) -> int | None:
+    """``peek_id`` of a well-formed v1/v2c message, read inline (every answer passes here);
+    None for anything else, which the TLV-by-TLV reader above decodes or explains."""
+    try:
+        if data[0] != 0x30:
+            return None
+        ms, me = ber.quick_tlv(data, 0, len(data))
+        # version: INTEGER 0 or 1 in one byte; then a community of a short length
+        if (
+            me < ms + 5
+            or data[ms] != 0x02
+            or data[ms + 1] != 0x01
+            or data[ms + 2] > 1
+            or data[ms + 3] != 0x04
+            or data[ms + 4] >= 0x80
+        ):
+            return None
+        ce = ms + 5 + data[ms + 4]
+        if ce >= me or data[ce] & 0x1F == 0x1F:  # the PDU: any one-byte tag
+            return None
+        ps, pe = ber.quick_tlv(data, ce, me)
+        n = data[ps + 1]
+        if pe < 0 or data[ps] != 0x02 or not 0 < n <= 9 or ps + 2 + n > pe:
+            return None
+    except IndexError:
+        return None
+    return int.from_bytes(data[ps + 2 : ps + 2 + n], "big", signed=True)
 
 
 def canonical_address(address: str) -> str:

@@ -133,6 +133,22 @@ def read_tlv(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int, int
     return tag, start, stop
 
 
+def quick_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """``read_tlv``'s (content_start, content_end) when the length is short or takes one or two
+    bytes and fits in ``end``, else (0, -1): for inline fast paths over well-formed messages,
+    which leave the rest (and the tag's check) to ``read_tlv``. IndexError past the buffer."""
+    n = buf[pos + 1]
+    if n < 0x80:
+        start = pos + 2
+    elif n == 0x81:
+        start, n = pos + 3, buf[pos + 2]
+    elif n == 0x82:
+        start, n = pos + 4, (buf[pos + 2] << 8) | buf[pos + 3]
+    else:
+        return 0, -1
+    return (start, start + n) if start + n <= end else (0, -1)
+
+
 def expect(buf: bytes | memoryview, pos: int, end: int, tag: int) -> tuple[int, int]:
     """Read a TLV that must carry ``tag``; return its ``(content_start, content_end)``."""
     got, start, stop = read_tlv(buf, pos, end)

@@ -622,6 +622,60 @@ def test_decode_answer_equals_message_decode_response_also_on_broken_input() -> 
     assert decoded >= len(good)
 
 
+def _header_cases() -> tuple[list[bytes], list[bytes]]:
+    """Answers with short, 0x81 and 0x82 lengths (v1 and v2c), and copies of them with each of
+    their first 40 bytes set to values that matter, cut anywhere, or 2-3 bytes changed."""
+    import random
+
+    from netmon.snmp import message
+
+    agent = FakeAgent(_mib())
+    good = []
+    for reps in (1, 5):
+        req = encode_getbulk(COMMUNITY.encode(), 2**31 - 7, [oid_key(c) for c in COLUMNS], reps)
+        answer = agent.answer(req)
+        assert answer is not None
+        good.append(answer)
+    for n, version, status in ((1, message.V2C, 0), (7, 0, 2)):  # short and 0x81 lengths
+        varbinds = b"".join(
+            message.varbind(ber.encode_oid((1, 3, 6, 1, 2, 1, 2, 2, 1, 10, i)), ber.encode_int(i))
+            for i in range(n)
+        )
+        good.append(
+            message.encode_message(version, b"public", ber.RESPONSE, 300 + n, status, n, varbinds)
+        )
+    assert sorted({min(len(g) // 128, 2) for g in good}) == [0, 1, 2]
+    interesting = (0, 1, 2, 3, 4, 5, 6, 9, 10, 0x1F, 0x30, 0x7F, 0x80, 0x81, 0x82, 0x83, 0xA2, 0xFF)
+    cases = []
+    for msg in good:
+        for i in range(min(40, len(msg))):
+            for v in {*interesting, (msg[i] + 1) % 256, (msg[i] - 1) % 256}:
+                cases.append(msg[:i] + bytes((v,)) + msg[i + 1 :])
+        cases.extend(msg[:n] for n in range(len(msg)))
+    rng = random.Random(11)
+    for _ in range(5_000):
+        broken = bytearray(rng.choice(good))
+        for _ in range(rng.randrange(2, 4)):
+            broken[rng.randrange(min(30, len(broken)))] = rng.choice(interesting)
+        cases.append(bytes(broken))
+    return good, cases
+
+
+def test_inline_request_id_agrees_with_the_general_reader() -> None:
+    from collector.udp_endpoint import _peek_any_id, _peek_v2c_id
+
+    good, cases = _header_cases()
+    assert all(_peek_v2c_id(msg) == _peek_any_id(msg) for msg in good)
+    taken = 0
+    for msg in cases:
+        rid = _peek_v2c_id(msg)
+        if rid is None:
+            continue
+        taken += 1
+        assert rid == _peek_any_id(msg), msg.hex()
+    assert taken > 1_000
+
+
 def test_request_message_is_the_plain_encoding_byte_for_byte() -> None:
     """The cached request tails give what encoding the message TLV by TLV gives, for ids of
     every length, short and long PDUs, GET and GETBULK, and the same key asked twice."""
@@ -649,42 +703,11 @@ def test_request_message_is_the_plain_encoding_byte_for_byte() -> None:
 def test_fast_answer_header_agrees_with_the_general_reader() -> None:
     """The inline header reader takes the well-formed answers and, for any header it accepts,
     gives what the TLV-by-TLV reader gives; the rest it leaves to that reader."""
-    import random
-
     from collector.answer_decode import _fast_answer, _general_answer
-    from netmon.snmp import message
 
-    agent = FakeAgent(_mib())
-    good = []
-    for reps in (1, 5):
-        req = encode_getbulk(COMMUNITY.encode(), 2**31 - 7, [oid_key(c) for c in COLUMNS], reps)
-        answer = agent.answer(req)
-        assert answer is not None
-        good.append(answer)
-    for n, version, status in ((1, message.V2C, 0), (7, 0, 2)):  # short and 0x81 lengths
-        varbinds = b"".join(
-            message.varbind(ber.encode_oid((1, 3, 6, 1, 2, 1, 2, 2, 1, 10, i)), ber.encode_int(i))
-            for i in range(n)
-        )
-        good.append(
-            message.encode_message(version, b"public", ber.RESPONSE, 300 + n, status, n, varbinds)
-        )
-    assert sorted({min(len(g) // 128, 2) for g in good}) == [0, 1, 2]
+    good, cases = _header_cases()
     for msg in good:
         assert _fast_answer(msg) == _general_answer(msg)
-    interesting = (0, 1, 2, 3, 4, 5, 6, 9, 10, 0x1F, 0x30, 0x7F, 0x80, 0x81, 0x82, 0x83, 0xA2, 0xFF)
-    cases = []
-    for msg in good:
-        for i in range(min(40, len(msg))):  # every header byte, to values that matter
-            for v in {*interesting, (msg[i] + 1) % 256, (msg[i] - 1) % 256}:
-                cases.append(msg[:i] + bytes((v,)) + msg[i + 1 :])
-        cases.extend(msg[:n] for n in range(len(msg)))  # cut anywhere
-    rng = random.Random(11)
-    for _ in range(5_000):  # two or three header bytes at once
-        broken = bytearray(rng.choice(good))
-        for _ in range(rng.randrange(2, 4)):
-            broken[rng.randrange(min(30, len(broken)))] = rng.choice(interesting)
-        cases.append(bytes(broken))
     taken = 0
     for msg in cases:
         fast = _fast_answer(msg)
