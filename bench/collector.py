@@ -15,7 +15,7 @@ loopback. In the same run:
   them every scrape: the per-varbind cost is the comparable unit, the per-cycle CPU shows
   the cache's effect. Medians over the rounds (after a warm-up round, after which netmon's
   poller does ``gc.freeze()`` as ``netmon run`` does once started; it sets glibc's malloc
-  thresholds and the GC's first threshold as ``netmon run`` does, ``netmon.runtime_tuning``).
+  thresholds as ``netmon run`` does, ``netmon.runtime_tuning``).
 - Wall time of one full-backbone cycle as ``netmon run`` polls it (all 1,031 devices, v2c
   and v3 on the codec transport, vendor tables; 64 at a time).
 - /metrics render time for the whole backbone: the direct text exposition vs client_python's
@@ -57,7 +57,7 @@ from netmon.inventory.loader import default_inventory_path, load_inventory
 from netmon.inventory.model import SnmpV2c
 from netmon.inventory.topology import Topology
 from netmon.ports import free_port
-from netmon.runtime_tuning import tune_gc, tune_malloc
+from netmon.runtime_tuning import tune_malloc
 from netmon.service import pysnmp_factory
 from netmon.simulator.testbed import SECRETS
 
@@ -158,7 +158,6 @@ async def netmon_rounds(
 ) -> tuple[list[float], list[float], list[int], Scheduler, FamilyBuilder]:
     """Warm-up + ``rounds`` cycles; per cycle: CPU-s per 10k vb (poll + render), wall, vb."""
     tune_malloc()  # as `netmon run` does once started (netmon/service.py)
-    tune_gc()
     endpoint = SnmpEndpoint() if transport == "fast" else None
     engine = PysnmpEngine() if endpoint is None else None
     if endpoint is not None:

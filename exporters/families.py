@@ -296,10 +296,15 @@ class FamilyBuilder:
         empty: dict[str, int] = {}
         for name, typ, help_ in self._if_metrics:
             fam = Family(name, typ, help_)
-            if name == self._status_name:
+            if name == self._status_name:  # a gauge in the shipped profile; a profile decides
+                counter = typ == "counter"
                 fam.blocks = [
-                    (per_if, _overlaid(values.get(name, empty), s.status_overlay), "")
-                    for s, values, per_if, _ in tabled
+                    (
+                        per_if,
+                        _overlaid(values.get(name, empty), s.status_overlay),
+                        stamp if counter else "",
+                    )
+                    for s, values, per_if, stamp in tabled
                 ]
             elif typ == "counter":
                 fam.blocks = [

@@ -1,5 +1,5 @@
-"""The process's allocator and garbage-collector settings for ``netmon run`` (and the benches,
-which measure it as it runs).
+"""The process's allocator settings for ``netmon run`` (and the benches, which measure it as it
+runs).
 
 **glibc malloc thresholds** (``tune_malloc``), for the exposition's big buffers.
 
@@ -15,21 +15,18 @@ size barely changes. With the threshold fixed at glibc's maximum (32 MiB on 64-b
 Bodies over 32 MiB (the 10x backbone in one process) are still mapped and unmapped per render,
 as before; the heap may hold up to 64 MiB more than it did (measured at 10x: README).
 
-**The cyclic GC's first threshold** (``tune_gc``). A poll cycle of the backbone allocates ~12k
-GC-tracked objects (poll results, label sets, families) that mostly live until the next cycle;
-at CPython's default of 700 the collector ran ~17 young and 1-2 middle collections a cycle over
-them (~6 ms). At 20,000 it runs about once a cycle: bench.collector's poller, both settings
-alternating in one process, CPU per 10k varbinds B/A 0.945-0.981. Cyclic garbage (exception
-tracebacks) waits for at most 20,000 allocations; the older generations keep their thresholds.
-``gc.freeze()`` after the start (netmon/service.py) keeps the inventory out of every walk.
+Measured and not kept: raising the cyclic GC's first threshold (700 -> 20,000) saved 2-5 % of
+bench.collector's CPU in one process, but under the stalled-clients abuse test
+(tests/integration/test_http_abuse.py) the collector's RSS grew past its bound (135-162 MiB
+against 131): reference cycles holding reply bodies waited longer for the collector.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import gc
 import logging
+import os
+from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +36,21 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's ceiling for it on 64-bit (HEAP_MAX_SIZE / 2)
 TRIM_THRESHOLD = 2 * MMAP_THRESHOLD  # what glibc's own dynamic adjustment would set
 
-GC_THRESHOLD0 = 20_000
-
 _tuned: bool | None = None
 
 
-def tune_gc() -> None:
-    """Raise the GC's first threshold (the others as they are)."""
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD0, older, oldest)
-
-
 def tune_malloc() -> bool:
-    """Set the thresholds once per process; False where the C library is not glibc."""
+    """Set the thresholds once per process; False where the C library is not glibc or the
+    operator set either threshold in the environment (theirs win)."""
     global _tuned
     if _tuned is not None:
         return _tuned
     _tuned = False
+    if _operator_tuned(os.environ):
+        log.info("malloc thresholds left as the environment sets them")
+        return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own C library: no ldconfig lookup
         version = libc.gnu_get_libc_version
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # musl, macOS: their own allocators, left alone
@@ -73,3 +66,14 @@ def tune_malloc() -> bool:
         return False
     _tuned = True
     return True
+
+
+def _operator_tuned(env: Mapping[str, str]) -> bool:
+    """Did the operator set either threshold (glibc's environment variables or tunables)?"""
+    tunables = env.get("GLIBC_TUNABLES", "")
+    return (
+        "MALLOC_MMAP_THRESHOLD_" in env
+        or "MALLOC_TRIM_THRESHOLD_" in env
+        or "glibc.malloc.mmap_threshold" in tunables
+        or "glibc.malloc.trim_threshold" in tunables
+    )

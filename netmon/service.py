@@ -42,7 +42,7 @@ from exporters.web_config import WebConfig
 from netmon.errors import ConfigError, InventoryError
 from netmon.event_wiring import EventOptions, EventWiring
 from netmon.inventory.model import Inventory
-from netmon.runtime_tuning import tune_gc, tune_malloc
+from netmon.runtime_tuning import tune_malloc
 from netmon.ssh_wiring import SshHook
 from netmon.state.engine import StateEngine
 from netmon.state.maintenance import MaintenancePlan, devices_in_maintenance, load_maintenance
@@ -458,7 +458,6 @@ class Service:
         gc.collect()
         gc.freeze()
         tune_malloc()  # the exposition's big buffers reused, not page-faulted in per render
-        tune_gc()  # about one young collection a poll cycle, not ~17 (netmon/runtime_tuning.py)
         tasks = [self.scheduler.run(stop), self._watch(stop), self._tick(stop)]
         if self.events is not None:
             tasks.append(self.events.run(stop))
