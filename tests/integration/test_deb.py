@@ -17,6 +17,8 @@ import pytest
 from conftest import REPO
 from support.locks import pins
 
+from netmon.simulator.secrets import SIMULATION_SECRETS
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
@@ -51,9 +53,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_the_installed_netmon_checks_the_shipped_inventory(installed: Path) -> None:
-    out = sh("/opt/netmon/bin/netmon", "inventory", "check", "/etc/netmon/inventory", cwd="/")
+    # `check` resolves every secret reference: the shipped inventory's are the simulator's.
+    argv = ("/opt/netmon/bin/netmon", "inventory", "check", "/etc/netmon/inventory")
+    out = sh(*argv, cwd="/", env={**os.environ, **SIMULATION_SECRETS})
     assert out.stdout.startswith("inventory OK: ")
     assert "1031 devices" in out.stdout
+    bare = {k: v for k, v in os.environ.items() if k not in SIMULATION_SECRETS}
+    refused = subprocess.run(argv, capture_output=True, text=True, cwd="/", env=bare)
+    assert refused.returncode == 1 and "NETMON_SIM_COMMUNITY is not set" in refused.stdout
 
 
 def test_the_package_lays_out_user_units_and_config(installed: Path) -> None:
