@@ -144,6 +144,7 @@ class MetricsServer:
         max_handlers: int | None = None,  # the older name of limits.max_connections
         web: WebConfig | None = None,
         render_ttl: float = 0.0,
+        on_dropped_reply: Callable[[], None] | None = None,
     ) -> None:
         limits = limits or GuardLimits()
         if write_timeout is not None:
@@ -157,6 +158,9 @@ class MetricsServer:
         self.web = web or WebConfig()
         self.counters = _Counters()
         self._render_ttl = render_ttl
+        # Called when a reply was cut off (a stalled or vanished client), after its buffers go:
+        # the service gives the memory back to the system then (netmon/runtime_tuning.py).
+        self._on_dropped_reply = on_dropped_reply
         self._cache: dict[str | None, tuple[float, bytes]] = {}  # route -> (expiry, body)
         self.routes: dict[str, Handler] = {"/healthz": lambda req: Response(200, b"ok\n")}
         for path, extra in (routes or {}).items():  # e.g. /api/state
@@ -396,6 +400,7 @@ class MetricsServer:
         the buffered reply at once."""
         limits = self.limits
         view = memoryview(b"" if head else r.body)
+        dropped = True
         try:
             async with asyncio.timeout(limits.write_timeout):
                 writer.write(self._header(r))
@@ -405,6 +410,7 @@ class MetricsServer:
                         await writer.drain()
                     conn.progress = time.monotonic()
                 await writer.drain()
+            dropped = False
         except TimeoutError:
             self.counters.write_timeouts += 1
             log.warning("metrics: client %s did not read its reply in time; dropped", conn.client)
@@ -413,6 +419,8 @@ class MetricsServer:
             writer.transport.abort()
         finally:
             conn.body = None
+            if dropped and self._on_dropped_reply is not None and not head:
+                self._on_dropped_reply()
 
     async def _write_all(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         try:

@@ -42,7 +42,7 @@ from exporters.web_config import WebConfig
 from netmon.errors import ConfigError, InventoryError
 from netmon.event_wiring import EventOptions, EventWiring
 from netmon.inventory.model import Inventory
-from netmon.runtime_tuning import tune_malloc
+from netmon.runtime_tuning import trim_soon, tune_malloc
 from netmon.ssh_wiring import SshHook
 from netmon.state.engine import StateEngine
 from netmon.state.maintenance import MaintenancePlan, devices_in_maintenance, load_maintenance
@@ -435,6 +435,7 @@ class Service:
             routes={"/api/state": (self.render_state, "application/json"), **noc.routes()},
             streams=noc.streams(),
             web=self.web,
+            on_dropped_reply=lambda: trim_soon(asyncio.get_running_loop()),
         )
         try:
             bound = await server.start(host, port)

@@ -32,6 +32,7 @@ import pytest
 from support.collector_lab import fetch, value_of
 from support.procs import free_tcp_port, free_udp_port, running, wait_for
 
+from netmon.runtime_tuning import TRIM_THRESHOLD
 from netmon.simulator.testbed import SECRETS
 
 pytestmark = pytest.mark.integration
@@ -186,7 +187,11 @@ def test_clients_that_never_read_neither_lock_out_scrapes_nor_pin_memory(bed: Be
     assert set(outcomes) == {"200"} and outcomes["200"] >= 20, outcomes
     # Replies held at once are bounded (64 MiB of stalled bodies, then the stalled go); 16
     # clients holding a body each (and the transport's copy of it) would be ~290 MB here.
+    # netmon run's allocator may also keep up to TRIM_THRESHOLD of freed heap for the next
+    # render (netmon/runtime_tuning.py): held by malloc, not pinned by a client, and given
+    # back after dropped replies (the check below).
     growth_mib = (max(rss) - base) / 1024
-    assert growth_mib < 64 + 3 * body / 2**20 + 40, (growth_mib, body)
+    held = TRIM_THRESHOLD / 2**20
+    assert growth_mib < 64 + 3 * body / 2**20 + 40 + held, (growth_mib, body)
     # ...and released: after the abuse, back near where it was.
     wait_for(lambda: (rss_kib(bed.pid) - base) / 1024 < 3 * body / 2**20 + 40, 30, "RSS back")

@@ -93,6 +93,24 @@ def test_clients_that_never_read_are_dropped_and_others_are_served() -> None:
     serve(server, test)
 
 
+def test_a_dropped_reply_is_told_and_a_finished_one_is_not() -> None:
+    dropped: list[int] = []
+    server = MetricsServer(
+        big_render, write_timeout=0.5, on_dropped_reply=lambda: dropped.append(1)
+    )
+
+    async def test(port: int) -> None:
+        status, body = await get(port, "/metrics")
+        assert (status, len(body)) == (200, BIG) and dropped == []
+        stalled = [await stalled_client(port) for _ in range(3)]
+        await eventually(lambda: server.write_timeouts == 3)
+        assert dropped == [1, 1, 1]
+        for sock in stalled:
+            sock.close()
+
+    serve(server, test)
+
+
 def test_a_full_server_evicts_a_stalled_reader_for_a_new_client() -> None:
     # Two slots, both held by clients that never read: a third client is still served, by
     # cutting the one that has made no progress for longest (the old server answered 503).

@@ -69,3 +69,30 @@ def test_an_operators_malloc_tunables_win() -> None:
     assert tuned == "(False,False)"
     tuned, _ = _second_round("tune", MALLOC_ARENA_MAX="2")  # not one of ours: tuned
     assert tuned == "(True,True)"
+
+
+def test_trim_soon_trims_once_for_a_burst_and_only_when_tuned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from netmon import runtime_tuning as rt
+
+    trims: list[int] = []
+    monkeypatch.setattr(rt, "_trim_pending", False)
+    monkeypatch.setattr(rt, "_trim", lambda: (trims.append(1), setattr(rt, "_trim_pending", False)))
+
+    async def burst() -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(5):
+            rt.trim_soon(loop, 0.01)
+        await asyncio.sleep(0.05)
+
+    monkeypatch.setattr(rt, "_tuned", False)
+    asyncio.run(burst())
+    assert trims == []  # an untuned process (not glibc, or the operator's settings)
+    monkeypatch.setattr(rt, "_tuned", True)
+    asyncio.run(burst())
+    assert trims == [1]
+    asyncio.run(burst())
+    assert trims == [1, 1]
