@@ -17,7 +17,15 @@ from typing import NamedTuple
 from collector.transport import Missing, SnmpGarbage, SnmpWalkLoop, Value, oid_key
 from netmon.snmp import ber
 from netmon.snmp.ber import OID
-from netmon.snmp.message import V2C, MessageError, Response, decode_value, encode_pdu, null_varbinds
+from netmon.snmp.message import (
+    V2C,
+    MessageError,
+    Response,
+    decode_value,
+    encode_pdu,
+    null_varbinds,
+    quick_head,
+)
 
 _INT32 = (-(2**31), 2**31 - 1)
 _UNSIGNED32 = frozenset((ber.COUNTER32, ber.GAUGE32, ber.TIMETICKS))
@@ -244,24 +252,11 @@ def decode_pdu(buf: bytes, pos: int = 0, end: int | None = None) -> Response:
 def _fast_answer(buf: bytes) -> tuple[int, bytes, RawPdu] | None:
     """``answer_pdu`` for the well-formed answer (nearly all): header fields read inline, no
     call per TLV. None for anything else, which the general reader decodes or explains."""
+    head = quick_head(buf)
+    if head is None:
+        return None
+    ms, ce, me = head
     try:
-        if buf[0] != 0x30:
-            return None
-        ms, me = ber.quick_tlv(buf, 0, len(buf))
-        # version: INTEGER 0 (v1) or 1 (v2c) in one byte; then a community of a short length
-        if (
-            me < ms + 5
-            or buf[ms] != 0x02
-            or buf[ms + 1] != 0x01
-            or buf[ms + 2] > 1
-            or buf[ms + 3] != 0x04
-            or buf[ms + 4] >= 0x80
-        ):
-            return None
-        cs = ms + 5
-        ce = cs + buf[ms + 4]
-        if ce >= me:
-            return None
         tag = buf[ce]
         if tag & 0xE0 != 0xA0 or tag & 0x1F == 0x1F:
             return None
@@ -283,7 +278,7 @@ def _fast_answer(buf: bytes) -> tuple[int, bytes, RawPdu] | None:
             return None
     except IndexError:
         return None
-    return buf[ms + 2], buf[cs:ce], RawPdu(buf, tag, fields[0], fields[1], fields[2], vs, ve)
+    return buf[ms + 2], buf[ms + 5 : ce], RawPdu(buf, tag, fields[0], fields[1], fields[2], vs, ve)
 
 
 def answer_pdu(buf: bytes) -> tuple[int, bytes, RawPdu]:

@@ -37,6 +37,7 @@ from collector.socket_drops import receive_drops
 from collector.transport import SnmpGarbage, SnmpTimeout, SnmpTransportError
 from netmon.errors import ConfigError
 from netmon.snmp import ber
+from netmon.snmp.message import quick_head
 from netmon.snmp.usm import SecurityLevel, UsmUser
 from netmon.snmp.usm_manager import UsmManager
 
@@ -75,22 +76,12 @@ def _peek_any_id(data: bytes) -> int:
 def _peek_v2c_id(data: bytes) -> int | None:
     """``peek_id`` of a well-formed v1/v2c message, read inline (every answer passes here);
     None for anything else, which the TLV-by-TLV reader above decodes or explains."""
+    head = quick_head(data)
+    if head is None:
+        return None
+    _, ce, me = head
     try:
-        if data[0] != 0x30:
-            return None
-        ms, me = ber.quick_tlv(data, 0, len(data))
-        # version: INTEGER 0 or 1 in one byte; then a community of a short length
-        if (
-            me < ms + 5
-            or data[ms] != 0x02
-            or data[ms + 1] != 0x01
-            or data[ms + 2] > 1
-            or data[ms + 3] != 0x04
-            or data[ms + 4] >= 0x80
-        ):
-            return None
-        ce = ms + 5 + data[ms + 4]
-        if ce >= me or data[ce] & 0x1F == 0x1F:  # the PDU: any one-byte tag
+        if data[ce] & 0x1F == 0x1F:  # the PDU: any one-byte tag
             return None
         ps, pe = ber.quick_tlv(data, ce, me)
         n = data[ps + 1]

@@ -159,6 +159,32 @@ def varbind(oid_tlv: bytes, value_tlv: bytes) -> bytes:
     return _hdr(ber.SEQUENCE, n) + oid_tlv + value_tlv
 
 
+def quick_head(buf: bytes) -> tuple[int, int, int] | None:
+    """Where a well-formed v1/v2c message's parts are, read inline (the collector's fast
+    paths): (the version TLV's start ``ms``, the PDU's start, the message's end); the version
+    is ``buf[ms + 2]`` and the community ``buf[ms + 5 : pdu_start]``. None unless the message
+    is a SEQUENCE with a 0-2 byte length that fits, a one-byte INTEGER version 0 or 1, and a
+    community of a short length with at least a byte after it: the TLV-by-TLV readers then
+    decode it or say what is wrong."""
+    try:
+        if buf[0] != 0x30:
+            return None
+        ms, me = ber.quick_tlv(buf, 0, len(buf))
+        if (
+            me < ms + 5
+            or buf[ms] != 0x02
+            or buf[ms + 1] != 0x01
+            or buf[ms + 2] > 1
+            or buf[ms + 3] != 0x04
+            or buf[ms + 4] >= 0x80
+        ):
+            return None
+    except IndexError:
+        return None
+    ce = ms + 5 + buf[ms + 4]
+    return (ms, ce, me) if ce < me else None
+
+
 def message_prefix(version: int, community: bytes) -> bytes:
     """The version + community TLVs: constant per agent, cache it."""
     return ber.encode_int(version) + ber.encode_octets(community)
