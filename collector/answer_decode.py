@@ -25,6 +25,7 @@ from netmon.snmp.message import (
     encode_pdu,
     null_varbinds,
     quick_head,
+    tlv_header,
 )
 
 _INT32 = (-(2**31), 2**31 - 1)
@@ -144,20 +145,16 @@ def request_message(
         n = rid.bit_length() // 8 + 1  # minimal two's complement of a positive id
         rid_tlv = b"\x02" + bytes((n,)) + rid.to_bytes(n, "big")
     body = len(rid_tlv) + len(tail)
-    pdu_header = _length_header(tag, body)
+    pdu_header = tlv_header(tag, body)
     return b"".join(
         (
-            _length_header(ber.SEQUENCE, len(prefix) + len(pdu_header) + body),
+            tlv_header(ber.SEQUENCE, len(prefix) + len(pdu_header) + body),
             prefix,
             pdu_header,
             rid_tlv,
             tail,
         )
     )
-
-
-def _length_header(tag: int, n: int) -> bytes:
-    return bytes((tag, n)) if n < 0x80 else bytes((tag,)) + ber.encode_length(n)
 
 
 # --- PDUs ------------------------------------------------------------------------------------

@@ -296,24 +296,19 @@ class FamilyBuilder:
         empty: dict[str, int] = {}
         for name, typ, help_ in self._if_metrics:
             fam = Family(name, typ, help_)
-            if name == self._status_name:  # a gauge in the shipped profile; a profile decides
-                counter = typ == "counter"
-                fam.blocks = [
-                    (
-                        per_if,
-                        _overlaid(values.get(name, empty), s.status_overlay),
-                        stamp if counter else "",
-                    )
-                    for s, values, per_if, stamp in tabled
-                ]
-            elif typ == "counter":
-                fam.blocks = [
-                    (per_if, values.get(name, empty), stamp) for _, values, per_if, stamp in tabled
-                ]
-            else:
-                fam.blocks = [
-                    (per_if, values.get(name, empty), "") for _, values, per_if, _ in tabled
-                ]
+            counter = typ == "counter"
+            # ifOperStatus as the fast status poll last saw it (a gauge in the shipped profile)
+            overlay = name == self._status_name
+            fam.blocks = [
+                (
+                    per_if,
+                    _overlaid(values.get(name, empty), s.status_overlay)
+                    if overlay
+                    else values.get(name, empty),
+                    stamp if counter else "",
+                )
+                for s, values, per_if, stamp in tabled
+            ]
             yield fam
         for name, typ, help_ in self._if_cached:
             fam = Family(name, typ, help_)

@@ -27,7 +27,6 @@ against 131; without it the test passes). The cause was not found.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import logging
 import os
@@ -42,13 +41,14 @@ MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's ceiling for it on 64-bit (HEAP_MAX_
 TRIM_THRESHOLD = 2 * MMAP_THRESHOLD  # what glibc's own dynamic adjustment would set
 
 _tuned: bool | None = None
+_libc: ctypes.CDLL | None = None  # set once tuned: malloc_trim from it
 _trim_pending = False
 
 
 def tune_malloc() -> bool:
     """Set the thresholds once per process; False where the C library is not glibc or the
     operator set either threshold in the environment (theirs win)."""
-    global _tuned
+    global _tuned, _libc
     if _tuned is not None:
         return _tuned
     _tuned = False
@@ -70,7 +70,7 @@ def tune_malloc() -> bool:
     ):
         log.warning("glibc %s refused the malloc thresholds", version().decode())
         return False
-    _tuned = True
+    _tuned, _libc = True, libc
     return True
 
 
@@ -78,7 +78,7 @@ def trim_soon(loop: asyncio.AbstractEventLoop, delay: float = 1.0) -> None:
     """Give the heap's free memory back to the system ``delay`` seconds from now (one pending
     at a time): after replies to stalled clients were dropped, their bodies' memory."""
     global _trim_pending
-    if not _tuned or _trim_pending:
+    if _libc is None or _trim_pending:
         return
     _trim_pending = True
     loop.call_later(delay, _trim)
@@ -87,8 +87,8 @@ def trim_soon(loop: asyncio.AbstractEventLoop, delay: float = 1.0) -> None:
 def _trim() -> None:
     global _trim_pending
     _trim_pending = False
-    with contextlib.suppress(OSError, AttributeError):  # glibc has it; tuned implies glibc
-        ctypes.CDLL(None).malloc_trim(0)
+    if _libc is not None:
+        _libc.malloc_trim(0)
 
 
 def _operator_tuned(env: Mapping[str, str]) -> bool:

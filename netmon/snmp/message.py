@@ -147,7 +147,8 @@ def peek_version(buf: bytes) -> int:
 # --- encoding ----------------------------------------------------------------------------------
 
 
-def _hdr(tag: int, n: int) -> bytes:
+def tlv_header(tag: int, n: int) -> bytes:
+    """A TLV's tag and length bytes for ``n`` bytes of content."""
     if n < 0x80:
         return bytes((tag, n))
     return bytes((tag,)) + encode_length(n)
@@ -156,7 +157,7 @@ def _hdr(tag: int, n: int) -> bytes:
 def varbind(oid_tlv: bytes, value_tlv: bytes) -> bytes:
     """One pre-encoded varbind from an encoded OID TLV and an encoded value TLV."""
     n = len(oid_tlv) + len(value_tlv)
-    return _hdr(ber.SEQUENCE, n) + oid_tlv + value_tlv
+    return tlv_header(ber.SEQUENCE, n) + oid_tlv + value_tlv
 
 
 def quick_head(buf: bytes) -> tuple[int, int, int] | None:
@@ -196,14 +197,14 @@ def encode_pdu(
     """A PDU TLV from the already-encoded request-id TLV and the concatenated varbinds."""
     es = ber.encode_int(error_status) if error_status else b"\x02\x01\x00"
     ei = ber.encode_int(error_index) if error_index else b"\x02\x01\x00"
-    vl_hdr = _hdr(ber.SEQUENCE, len(varbinds))
+    vl_hdr = tlv_header(ber.SEQUENCE, len(varbinds))
     body_len = len(request_id_tlv) + len(es) + len(ei) + len(vl_hdr) + len(varbinds)
-    return b"".join((_hdr(tag, body_len), request_id_tlv, es, ei, vl_hdr, varbinds))
+    return b"".join((tlv_header(tag, body_len), request_id_tlv, es, ei, vl_hdr, varbinds))
 
 
 def wrap_message(prefix: bytes, pdu: bytes) -> bytes:
     """A v1/v2c message from ``message_prefix(...)`` and a PDU TLV."""
-    return _hdr(ber.SEQUENCE, len(prefix) + len(pdu)) + prefix + pdu
+    return tlv_header(ber.SEQUENCE, len(prefix) + len(pdu)) + prefix + pdu
 
 
 def encode_message(

@@ -88,10 +88,10 @@ def test_trim_soon_trims_once_for_a_burst_and_only_when_tuned(
             rt.trim_soon(loop, 0.01)
         await asyncio.sleep(0.05)
 
-    monkeypatch.setattr(rt, "_tuned", False)
+    monkeypatch.setattr(rt, "_libc", None)
     asyncio.run(burst())
     assert trims == []  # an untuned process (not glibc, or the operator's settings)
-    monkeypatch.setattr(rt, "_tuned", True)
+    monkeypatch.setattr(rt, "_libc", object())
     asyncio.run(burst())
     assert trims == [1]
     asyncio.run(burst())
